@@ -1,0 +1,346 @@
+#include "libs/storage/event_store.h"
+
+#include <future>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/write_batch.h"
+
+namespace es::storage {
+namespace {
+
+// State of a stream or key as seen by the group being committed, so that two appends to one
+// stream in the same group are checked against each other, not only against the database.
+struct GroupOverlay {
+  std::unordered_map<std::string, int64_t> head_versions;
+  std::unordered_map<std::string, eventing::v1::IdempotencyRecord> idempotency;
+};
+
+}  // namespace
+
+std::string EventStore::EventKey(const std::string& stream_id, int64_t version) {
+  std::string key = stream_id;
+  key.push_back('\0');
+  key += EncodeBigEndian64(static_cast<uint64_t>(version));
+  return key;
+}
+
+EventStore::EventStore(RocksDb& db, EventStoreOptions options) : db_(db), options_(options) {
+  // Continue the global sequence after the last logged event.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kLog)));
+  it->SeekToLast();
+  if (it->Valid()) next_sequence_ = DecodeBigEndian64(it->key().ToStringView()) + 1;
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+EventStore::~EventStore() { Shutdown(); }
+
+void EventStore::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ && !writer_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void EventStore::SetOutboxListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  outbox_listener_ = std::move(listener);
+}
+
+void EventStore::AppendAsync(AppendRequest request, AppendCallback done) {
+  if (request.stream_id.empty() || request.stream_id.find('\0') != std::string::npos) {
+    done(absl::InvalidArgumentError("stream_id: must be non-empty and contain no NUL"));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(request), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(absl::FailedPreconditionError("event store: shutting down"));
+}
+
+absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
+  std::promise<absl::StatusOr<AppendResult>> promise;
+  auto future = promise.get_future();
+  AppendAsync(std::move(request),
+              [&promise](absl::StatusOr<AppendResult> result) { promise.set_value(result); });
+  return future.get();
+}
+
+void EventStore::WriterLoop() {
+  std::vector<Pending> group;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      while (!queue_.empty() && group.size() < options_.max_group_size) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitGroup(group);
+    group.clear();
+  }
+}
+
+void EventStore::CommitGroup(std::vector<Pending>& group) {
+  rocksdb::WriteBatch batch;
+  GroupOverlay overlay;
+  std::vector<absl::StatusOr<AppendResult>> results;
+  results.reserve(group.size());
+  const uint64_t first_sequence = next_sequence_;
+  uint64_t sequence = next_sequence_;
+  bool outbox_grew = false;
+
+  for (Pending& pending : group) {
+    AppendRequest& request = pending.request;
+
+    // Idempotency: a key already applied answers with its first result and writes nothing.
+    if (!request.idempotency_key.empty()) {
+      std::optional<eventing::v1::IdempotencyRecord> seen;
+      if (auto it = overlay.idempotency.find(request.idempotency_key);
+          it != overlay.idempotency.end()) {
+        seen = it->second;
+      } else {
+        absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> found =
+            FindIdempotency(request.idempotency_key);
+        if (!found.ok()) {
+          results.push_back(found.status());
+          continue;
+        }
+        seen = *found;
+      }
+      if (seen.has_value()) {
+        if (seen->fingerprint() != request.fingerprint) {
+          results.push_back(absl::AlreadyExistsError(
+              "idempotency_key: already used for a different command"));
+        } else {
+          results.push_back(AppendResult{seen->stream_id(), seen->version(), true});
+        }
+        continue;
+      }
+    }
+
+    // Optimistic concurrency: the decision must have seen the current head.
+    int64_t head_version = 0;
+    if (auto it = overlay.head_versions.find(request.stream_id);
+        it != overlay.head_versions.end()) {
+      head_version = it->second;
+    } else {
+      absl::StatusOr<std::optional<eventing::v1::StreamHead>> head = ReadHead(request.stream_id);
+      if (!head.ok()) {
+        results.push_back(head.status());
+        continue;
+      }
+      if (head->has_value()) head_version = (*head)->version();
+    }
+    if (head_version != request.expected_version) {
+      results.push_back(absl::AbortedError(
+          absl::StrCat("stream ", request.stream_id, ": expected version ",
+                       request.expected_version, " but it is at ", head_version)));
+      continue;
+    }
+    bool versions_ok = true;
+    for (size_t i = 0; i < request.events.size(); ++i) {
+      if (request.events[i].stream_version() != request.expected_version + int64_t(i) + 1 ||
+          request.events[i].stream_id() != request.stream_id) {
+        versions_ok = false;
+      }
+    }
+    if (!versions_ok || request.events.empty()) {
+      results.push_back(absl::InvalidArgumentError(
+          "events: must be non-empty and numbered expected_version+1, +2, ... on this stream"));
+      continue;
+    }
+
+    const int64_t new_version = request.expected_version + int64_t(request.events.size());
+    for (const eventing::v1::StoredEvent& event : request.events) {
+      std::string key = EventKey(request.stream_id, event.stream_version());
+      batch.Put(db_.handle(Family::kEvents), key, event.SerializeAsString());
+      std::string seq = EncodeBigEndian64(sequence++);
+      batch.Put(db_.handle(Family::kLog), seq, key);
+      batch.Put(db_.handle(Family::kOutbox), seq, key);
+      outbox_grew = true;
+    }
+    eventing::v1::StreamHead head;
+    head.set_version(new_version);
+    head.set_state(std::move(request.state));
+    batch.Put(db_.handle(Family::kStreams), request.stream_id, head.SerializeAsString());
+    for (const ViewWrite& write : request.view_writes) {
+      if (write.value.has_value()) {
+        batch.Put(db_.handle(Family::kViews), write.key, *write.value);
+      } else {
+        batch.Delete(db_.handle(Family::kViews), write.key);
+      }
+    }
+    if (!request.idempotency_key.empty()) {
+      eventing::v1::IdempotencyRecord record;
+      record.set_stream_id(request.stream_id);
+      record.set_version(new_version);
+      record.set_fingerprint(request.fingerprint);
+      batch.Put(db_.handle(Family::kIdempotency), request.idempotency_key,
+                record.SerializeAsString());
+      overlay.idempotency[request.idempotency_key] = record;
+    }
+    overlay.head_versions[request.stream_id] = new_version;
+    results.push_back(AppendResult{request.stream_id, new_version, false});
+  }
+
+  if (batch.Count() > 0) {
+    absl::Status written = db_.Write(batch);
+    if (!written.ok()) {
+      // Nothing of the group is stored: every append that would have written fails alike,
+      // and the sequence numbers are reused by the next group.
+      for (auto& result : results) {
+        if (result.ok() && !result->replayed) result = written;
+      }
+      sequence = first_sequence;
+      outbox_grew = false;
+    }
+  }
+  next_sequence_ = sequence;
+
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+
+  if (outbox_grew) {
+    std::function<void()> listener;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      listener = outbox_listener_;
+    }
+    if (listener) listener();
+  }
+}
+
+absl::StatusOr<std::optional<eventing::v1::StreamHead>> EventStore::ReadHead(
+    const std::string& stream_id) {
+  std::string value;
+  rocksdb::Status status =
+      db_.db()->Get(rocksdb::ReadOptions(), db_.handle(Family::kStreams), stream_id, &value);
+  if (status.IsNotFound()) return std::nullopt;
+  if (!status.ok()) return FromRocks(status, "read stream head");
+  eventing::v1::StreamHead head;
+  if (!head.ParseFromString(value)) return absl::DataLossError("stream head: cannot be decoded");
+  return head;
+}
+
+absl::StatusOr<std::vector<eventing::v1::StoredEvent>> EventStore::ReadStream(
+    const std::string& stream_id, int64_t from_version) {
+  std::vector<eventing::v1::StoredEvent> events;
+  std::string prefix = stream_id;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kEvents)));
+  for (it->Seek(EventKey(stream_id, from_version));
+       it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    eventing::v1::StoredEvent event;
+    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("stored event: cannot be decoded");
+    }
+    events.push_back(std::move(event));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read stream");
+  return events;
+}
+
+absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> EventStore::FindIdempotency(
+    const std::string& key) {
+  std::string value;
+  rocksdb::Status status =
+      db_.db()->Get(rocksdb::ReadOptions(), db_.handle(Family::kIdempotency), key, &value);
+  if (status.IsNotFound()) return std::nullopt;
+  if (!status.ok()) return FromRocks(status, "read idempotency record");
+  eventing::v1::IdempotencyRecord record;
+  if (!record.ParseFromString(value)) {
+    return absl::DataLossError("idempotency record: cannot be decoded");
+  }
+  return record;
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadSequenced(Family family, uint64_t after,
+                                                                   size_t limit) {
+  std::vector<OutboxEntry> entries;
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(family)));
+  for (it->Seek(EncodeBigEndian64(after + 1)); it->Valid() && entries.size() < limit;
+       it->Next()) {
+    OutboxEntry entry;
+    entry.sequence = DecodeBigEndian64(it->key().ToStringView());
+    entries.push_back(std::move(entry));
+    keys.push_back(it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read outbox");
+  if (keys.empty()) return entries;
+
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  std::vector<rocksdb::ColumnFamilyHandle*> families(keys.size(), db_.handle(Family::kEvents));
+  std::vector<rocksdb::Status> statuses =
+      db_.db()->MultiGet(rocksdb::ReadOptions(), families, slices, &values);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "read outbox event");
+    if (!entries[i].event.ParseFromString(values[i])) {
+      return absl::DataLossError("outbox event: cannot be decoded");
+    }
+  }
+  return entries;
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadOutbox(uint64_t after_sequence,
+                                                                size_t limit) {
+  return ReadSequenced(Family::kOutbox, after_sequence, limit);
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadLog(uint64_t after_sequence,
+                                                             size_t limit) {
+  return ReadSequenced(Family::kLog, after_sequence, limit);
+}
+
+absl::Status EventStore::RemoveFromOutbox(const std::vector<uint64_t>& sequences) {
+  if (sequences.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (uint64_t sequence : sequences) {
+    batch.Delete(db_.handle(Family::kOutbox), EncodeBigEndian64(sequence));
+  }
+  // Not synced: losing a removal in a crash only publishes the event again, which consumers
+  // ignore; syncing here would cost an fsync per delivery batch for nothing.
+  rocksdb::WriteOptions write_options;
+  write_options.sync = false;
+  return FromRocks(db_.db()->Write(write_options, &batch), "remove from outbox");
+}
+
+absl::StatusOr<uint64_t> EventStore::RequeueAllForPublication() {
+  // Copying log rows (seq -> event key) into the outbox is idempotent, so racing with the
+  // writer is harmless: it only ever adds higher sequences.
+  uint64_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kLog)));
+  rocksdb::WriteBatch batch;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    batch.Put(db_.handle(Family::kOutbox), it->key(), it->value());
+    ++count;
+    if (batch.Count() >= 10000) {
+      absl::Status status = db_.Write(batch);
+      if (!status.ok()) return status;
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read log");
+  if (batch.Count() > 0) {
+    absl::Status status = db_.Write(batch);
+    if (!status.ok()) return status;
+  }
+  return count;
+}
+
+}  // namespace es::storage

@@ -1,0 +1,116 @@
+#pragma once
+
+// The event store of one service, on RocksDB.
+//
+// Append writes a stream's new events, its new head state, the service's own view rows, the
+// outbox entries and the idempotency record in ONE WriteBatch, after checking the expected
+// version. A single writer thread collects whatever appends are waiting and commits them as one
+// synced batch (group commit): one fsync serves every concurrent command.
+//
+// Thread-safe. Append callbacks run on the writer thread and must not block.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eventing/v1/store.pb.h"
+#include "libs/storage/rocks_db.h"
+#include "libs/storage/view_write.h"
+
+namespace es::storage {
+
+struct AppendRequest {
+  std::string stream_id;                            // no '\0'
+  int64_t expected_version = 0;                     // head version the decision saw; 0 = new
+  std::vector<eventing::v1::StoredEvent> events;    // versions expected_version+1, +2, ...
+  std::string state;                                // head state after the events
+  std::vector<ViewWrite> view_writes;               // the service's own view rows
+  std::string idempotency_key;                      // empty: none
+  std::string fingerprint;                          // of the command, checked on key reuse
+};
+
+struct AppendResult {
+  std::string stream_id;
+  int64_t version = 0;
+  bool replayed = false;  // the idempotency key was already applied; nothing was written
+};
+
+using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+
+struct OutboxEntry {
+  uint64_t sequence = 0;
+  eventing::v1::StoredEvent event;
+};
+
+struct EventStoreOptions {
+  size_t max_group_size = 512;  // appends committed together at most
+};
+
+class EventStore {
+ public:
+  EventStore(RocksDb& db, EventStoreOptions options = {});
+  ~EventStore();  // commits what is queued, then stops the writer
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Queues an append; `done` gets the result once it is durable, or:
+  // kAborted (expected version is not the head), kAlreadyExists (idempotency key used by a
+  // different command), kUnavailable (storage failed; nothing was written),
+  // kFailedPrecondition (store shutting down), kInvalidArgument (malformed request).
+  void AppendAsync(AppendRequest request, AppendCallback done);
+  absl::StatusOr<AppendResult> Append(AppendRequest request);  // blocking form
+
+  // nullopt when the stream does not exist.
+  absl::StatusOr<std::optional<eventing::v1::StreamHead>> ReadHead(const std::string& stream_id);
+  absl::StatusOr<std::vector<eventing::v1::StoredEvent>> ReadStream(const std::string& stream_id,
+                                                                    int64_t from_version = 1);
+  absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> FindIdempotency(
+      const std::string& key);
+
+  // Outbox, in commit order, starting after `after_sequence` (0 = from the start).
+  absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(uint64_t after_sequence, size_t limit);
+  absl::Status RemoveFromOutbox(const std::vector<uint64_t>& sequences);
+  // Puts every event ever committed back into the outbox (for a broker that lost its data).
+  // Returns how many entries the outbox holds afterwards.
+  absl::StatusOr<uint64_t> RequeueAllForPublication();
+  // Every stored event in commit order, from `after_sequence`, for rebuilding views.
+  absl::StatusOr<std::vector<OutboxEntry>> ReadLog(uint64_t after_sequence, size_t limit);
+
+  // Called on the writer thread after each commit that added outbox entries. Set before use.
+  void SetOutboxListener(std::function<void()> listener);
+
+  // Stops taking appends; the queued ones are committed first.
+  void Shutdown();
+
+  static std::string EventKey(const std::string& stream_id, int64_t version);
+
+ private:
+  struct Pending {
+    AppendRequest request;
+    AppendCallback done;
+  };
+  void WriterLoop();
+  void CommitGroup(std::vector<Pending>& group);
+  absl::StatusOr<std::vector<OutboxEntry>> ReadSequenced(Family family, uint64_t after,
+                                                         size_t limit);
+
+  RocksDb& db_;
+  const EventStoreOptions options_;
+  uint64_t next_sequence_ = 1;  // owned by the writer thread after construction
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;  // guarded by mutex_
+  bool stopping_ = false;      // guarded by mutex_
+  std::function<void()> outbox_listener_;  // guarded by mutex_
+  std::thread writer_;
+};
+
+}  // namespace es::storage

@@ -1,0 +1,100 @@
+#include "libs/storage/rocks_db.h"
+
+#include "absl/strings/str_cat.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/table.h"
+
+namespace es::storage {
+namespace {
+
+constexpr const char* kFamilyNames[] = {"events", "streams", "log",   "outbox",
+                                        "idempotency", "views", "offsets"};
+constexpr size_t kFamilyCount = sizeof(kFamilyNames) / sizeof(kFamilyNames[0]);
+
+}  // namespace
+
+absl::Status FromRocks(const rocksdb::Status& status, std::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(std::string(what), ": ", status.ToString());
+  if (status.IsIOError() || status.IsBusy() || status.IsTimedOut() || status.IsTryAgain() ||
+      status.IsIncomplete() || status.IsNoSpace()) {
+    return absl::UnavailableError(message);
+  }
+  if (status.IsCorruption()) return absl::DataLossError(message);
+  if (status.IsNotFound()) return absl::NotFoundError(message);
+  return absl::InternalError(message);
+}
+
+std::string EncodeBigEndian64(uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  return out;
+}
+
+uint64_t DecodeBigEndian64(std::string_view bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i) {
+    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  }
+  return value;
+}
+
+absl::StatusOr<std::unique_ptr<RocksDb>> RocksDb::Open(const RocksDbOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("data directory: must be set");
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // Two cores: one background job for flushes and one for compactions is enough.
+  db_options.max_background_jobs = 2;
+  // Many writers waiting on one fsync: let RocksDB's write group collect them.
+  db_options.enable_pipelined_write = false;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.write_buffer_size = options.write_buffer_bytes;
+  family_options.max_write_buffer_number = 2;
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);
+  for (const char* name : kFamilyNames) descriptors.emplace_back(name, family_options);
+
+  std::unique_ptr<RocksDb> result(new RocksDb(options));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("open data directory: ", status.ToString()));
+  }
+  result->db_.reset(raw);
+  result->handles_ = std::move(handles);
+  return result;
+}
+
+RocksDb::~RocksDb() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+rocksdb::ColumnFamilyHandle* RocksDb::handle(Family family) const {
+  // handles_[0] is the default family; ours follow in enum order.
+  size_t index = static_cast<size_t>(family) + 1;
+  static_assert(kFamilyCount == static_cast<size_t>(Family::kOffsets) + 1);
+  return handles_[index];
+}
+
+absl::Status RocksDb::Write(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_wal;
+  return FromRocks(db_->Write(write_options, &batch), "write batch");
+}
+
+}  // namespace es::storage

@@ -1,0 +1,63 @@
+#pragma once
+
+// One RocksDB database per service, split into column families by purpose, so that views can
+// be dropped and rebuilt without touching the event store.
+// Thread-safe (RocksDB handles are).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+
+namespace es::storage {
+
+enum class Family {
+  kEvents,       // stream_id \0 version(be64)  -> eventing.v1.StoredEvent
+  kStreams,      // stream_id                    -> eventing.v1.StreamHead
+  kLog,          // seq(be64)                    -> events key (global commit order)
+  kOutbox,       // seq(be64)                    -> events key (removed after Kafka delivery)
+  kIdempotency,  // idempotency key              -> eventing.v1.IdempotencyRecord
+  kViews,        // view rows (layout owned by each service)
+  kOffsets,      // consumer checkpoints
+};
+
+struct RocksDbOptions {
+  std::string path;
+  bool sync_wal = true;                        // fsync the WAL before a write returns
+  size_t block_cache_bytes = 128ull << 20;     // shared LRU block cache
+  size_t write_buffer_bytes = 32ull << 20;     // per column family memtable
+};
+
+class RocksDb {
+ public:
+  // Creates the directory and missing column families. kUnavailable when the directory cannot
+  // be opened (locked by another process, unwritable).
+  static absl::StatusOr<std::unique_ptr<RocksDb>> Open(const RocksDbOptions& options);
+  ~RocksDb();
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* handle(Family family) const;
+  const RocksDbOptions& options() const { return options_; }
+
+  // Writes `batch` atomically, synced when options().sync_wal.
+  absl::Status Write(rocksdb::WriteBatch& batch);
+
+ private:
+  RocksDb(RocksDbOptions options) : options_(std::move(options)) {}
+  RocksDbOptions options_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Family
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+// Maps a RocksDB status onto the gRPC-compatible absl codes: I/O and busy errors are
+// kUnavailable (retry later), corruption kDataLoss, the rest kInternal.
+absl::Status FromRocks(const rocksdb::Status& status, std::string_view what);
+
+// Big-endian 64-bit encoding, so byte order equals numeric order in keys.
+std::string EncodeBigEndian64(uint64_t value);
+uint64_t DecodeBigEndian64(std::string_view bytes);
+
+}  // namespace es::storage
