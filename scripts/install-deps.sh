@@ -9,7 +9,7 @@ packages=(
   librdkafka-dev librocksdb-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libspdlog-dev
-  python3-grpcio python3-protobuf
+  python3-grpcio python3-protobuf grpc-proto
   kcat
 )
 

@@ -31,13 +31,11 @@ std::string NewUuid() {
 }
 
 std::string NameUuid(std::string_view name_space, std::string_view name) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, name_space.data(), name_space.size());
-  SHA256_Update(&ctx, "\x00", 1);
-  SHA256_Update(&ctx, name.data(), name.size());
+  std::string input(name_space);
+  input.push_back('\0');
+  input.append(name);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256_Final(digest, &ctx);
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
   std::array<unsigned char, 16> bytes;
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = digest[i];
   return FormatUuid(bytes, 5);
