@@ -19,8 +19,7 @@ import unittest
 import grpc
 from google.protobuf import timestamp_pb2
 
-from grpc.health.v1 import health_pb2, health_pb2_grpc
-from grpc.reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_ext import health_pb2, health_pb2_grpc, reflection_pb2, reflection_pb2_grpc
 from referral.v1 import events_pb2, service_pb2, service_pb2_grpc, state_pb2
 
 BIN = os.environ.get("PATHWAYS_BIN_DIR", "build/bin")
