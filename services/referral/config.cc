@@ -1,5 +1,6 @@
 #include "services/referral/config.h"
 
+#include "absl/strings/str_split.h"
 #include "libs/runtime/options.h"
 
 namespace referral {
@@ -16,6 +17,9 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
   c.kafka_bootstrap = o.String("kafka-bootstrap", "PATHWAYS_KAFKA_BOOTSTRAP", c.kafka_bootstrap,
                                "Kafka bootstrap servers");
   c.topic = o.String("topic", "PATHWAYS_REFERRAL_TOPIC", c.topic, "Kafka topic for referral events");
+  const std::string kafka_options =
+      o.String("kafka-options", "PATHWAYS_KAFKA_OPTIONS", "",
+               "extra librdkafka settings, comma-separated key=value (e.g. TLS for a real cluster)");
   c.pseudonym_secret =
       o.String("pseudonym-secret", "PATHWAYS_PSEUDONYM_SECRET", "",
                "secret for pseudonymous patient keys (>= 16 bytes; the same in every service)");
@@ -45,6 +49,13 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
     return c;
   }
   if (absl::Status s = o.Finish(); !s.ok()) return s;
+  for (absl::string_view item : absl::StrSplit(kafka_options, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || kv.second.empty()) {
+      return absl::InvalidArgumentError("--kafka-options: each entry must be key=value");
+    }
+    c.kafka_options.push_back(std::move(kv));
+  }
   if (c.pseudonym_secret.size() < 16) {
     return absl::InvalidArgumentError(
         "--pseudonym-secret: required, at least 16 bytes (or PATHWAYS_PSEUDONYM_SECRET)");

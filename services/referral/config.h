@@ -4,6 +4,8 @@
 // `referral-server --help` prints the reference.
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -14,6 +16,9 @@ struct Config {
   std::string data_dir = "var/referral";
   std::string kafka_bootstrap = "127.0.0.1:9092";
   std::string topic = "pathways.referral.events.v1";
+  // Extra librdkafka settings, e.g. TLS/SASL for a real cluster:
+  // "security.protocol=ssl,ssl.ca.location=/etc/kafka/ca.crt".
+  std::vector<std::pair<std::string, std::string>> kafka_options;
   std::string pseudonym_secret;              // required; the same in every service
   std::string time_zone = "Europe/Oslo";
   std::string calendar = "NO";               // NO or DK

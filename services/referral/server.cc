@@ -83,6 +83,7 @@ absl::StatusOr<std::unique_ptr<ReferralServer>> ReferralServer::Start(const Conf
   es::outbox::RelayOptions relay_options;
   relay_options.bootstrap_servers = config.kafka_bootstrap;
   relay_options.client_id = "pathways-referral";
+  relay_options.kafka_config = config.kafka_options;
   parts->relay = std::make_unique<es::outbox::OutboxRelay>(*parts->store, relay_options);
   if (absl::Status s = parts->relay->Start(); !s.ok()) return s;
   es::outbox::OutboxRelay* relay = parts->relay.get();
