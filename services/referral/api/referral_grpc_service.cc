@@ -61,7 +61,7 @@ grpc::ServerUnaryReactor* ReferralGrpcService::RunCommand(
                        reactor->Finish(es::rpc::ToGrpcStatus(result.status()));
                        return;
                      }
-                     response->set_referral_id(result->referral_id);
+                     response->set_referral_id(result->stream_id);
                      response->set_version(result->version);
                      response->set_replayed(result->replayed);
                      reactor->Finish(grpc::Status::OK);

@@ -3,7 +3,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "clinical/identity.h"
-#include "libs/eventing/ids.h"
 #include "libs/eventing/proto_time.h"
 #include "services/referral/views/referral_view_rows.h"
 
@@ -32,12 +31,6 @@ google::protobuf::Timestamp OccurredAt(const v1::ReferralEvent& event) {
       break;
   }
   return google::protobuf::Timestamp();
-}
-
-std::string TypeName(const v1::ReferralEvent& event) {
-  const google::protobuf::FieldDescriptor* field =
-      v1::ReferralEvent::descriptor()->FindFieldByNumber(event.payload_case());
-  return field == nullptr ? "unknown" : field->message_type()->full_name();
 }
 
 std::string KeyFor(const domain::ReferralCommand& command, const es::Pseudonymizer& p) {
@@ -94,128 +87,31 @@ ReferralService::ReferralService(es::storage::EventStore& store, es::storage::Vi
                                  const domain::ReferralDecider& decider,
                                  const es::Pseudonymizer& pseudonymizer, const es::Clock& clock,
                                  ReferralServiceOptions options)
-    : store_(store),
-      views_(views),
+    : views_(views),
       decider_(decider),
       pseudonymizer_(pseudonymizer),
-      clock_(clock),
-      options_(std::move(options)) {}
+      executor_(store, decider, clock, {.topic = options.topic, .source = options.source},
+                {.view_rows = views::RowsForChange, .occurred_at = OccurredAt, .event_id = {}}) {}
 
 void ReferralService::Execute(domain::ReferralCommand command, CommandContext context,
                               CommandCallback done) {
-  if (context.idempotency_key.empty() || context.idempotency_key.size() > 128) {
-    done(absl::InvalidArgumentError("idempotency_key: must be 1..128 characters"));
-    return;
-  }
-  if (context.correlation_id.empty()) context.correlation_id = es::NewUuid();
+  std::string patient_key = KeyFor(command, pseudonymizer_);
   if (auto* submit = std::get_if<domain::SubmitReferral>(&command)) {
-    submit->patient_key = KeyFor(command, pseudonymizer_);
+    submit->patient_key = patient_key;
   }
-  Attempt(std::make_shared<const domain::ReferralCommand>(std::move(command)),
-          std::make_shared<const CommandContext>(std::move(context)), std::move(done),
-          options_.conflict_retries);
-}
-
-void ReferralService::Attempt(std::shared_ptr<const domain::ReferralCommand> command,
-                              std::shared_ptr<const CommandContext> context, CommandCallback done,
-                              int retries_left) {
-  // A retried call answers with what the first one produced, even if the referral moved on.
-  absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> seen =
-      store_.FindIdempotency(context->idempotency_key);
-  if (!seen.ok()) return done(seen.status());
-  if (seen->has_value()) {
-    if ((*seen)->fingerprint() != context->fingerprint) {
-      return done(absl::AlreadyExistsError("idempotency_key: already used for a different command"));
-    }
-    return done(CommandResult{(*seen)->stream_id(), (*seen)->version(), true});
-  }
-
-  const std::string referral_id = ReferralIdOf(*command);
-  v1::Referral state = decider_.Initial();
-  if (domain::IsValidId(referral_id)) {
-    absl::StatusOr<std::optional<eventing::v1::StreamHead>> head = store_.ReadHead(referral_id);
-    if (!head.ok()) return done(head.status());
-    if (head->has_value() && !state.ParseFromString((*head)->state())) {
-      return done(absl::DataLossError(absl::StrCat("referral ", referral_id, ": state unreadable")));
-    }
-  }
-  if (context->expected_version != 0 && context->expected_version != state.version()) {
-    return done(absl::AbortedError(absl::StrCat("expected_version: referral is at version ",
-                                                state.version(), ", not ",
-                                                context->expected_version)));
-  }
-  absl::StatusOr<std::vector<v1::ReferralEvent>> decided = decider_.Decide(*command, state);
-  if (!decided.ok()) return done(decided.status());
-
-  const absl::Time now = clock_.Now();
-  const google::protobuf::Timestamp recorded_at = es::ToProtoTimestamp(now);
-  const auto* submit = std::get_if<domain::SubmitReferral>(command.get());
-  const std::string patient_key = submit != nullptr ? submit->patient_key : state.patient_key();
-
-  es::storage::AppendRequest request;
-  request.stream_id = referral_id;
-  request.expected_version = state.version();
-  request.idempotency_key = context->idempotency_key;
-  request.fingerprint = context->fingerprint;
-  v1::Referral next = state;
-  int64_t version = state.version();
-  for (v1::ReferralEvent& event : *decided) {
-    eventing::v1::EventMetadata& m = *event.mutable_metadata();
-    m.set_event_id(es::NewUuid());
-    m.set_stream_id(referral_id);
-    m.set_stream_version(++version);
-    *m.mutable_occurred_at() = OccurredAt(event);
-    *m.mutable_recorded_at() = recorded_at;
-    *m.mutable_actor() = context->actor;
-    m.set_correlation_id(context->correlation_id);
-    m.set_causation_id(context->idempotency_key);
-    m.set_idempotency_key(context->idempotency_key);
-    m.set_patient_key(patient_key);
-    next = decider_.Evolve(std::move(next), event);
-
-    eventing::v1::StoredEvent stored;
-    stored.set_event_id(m.event_id());
-    stored.set_stream_id(referral_id);
-    stored.set_stream_version(version);
-    stored.set_type(TypeName(event));
-    stored.set_source(options_.source);
-    stored.set_topic(options_.topic);
-    stored.set_partition_key(patient_key);
-    *stored.mutable_time() = recorded_at;
-    stored.set_payload(event.SerializeAsString());
-    request.events.push_back(std::move(stored));
-  }
-  request.view_writes = views::RowsForChange(state, next);
-  request.state = next.SerializeAsString();
-
-  store_.AppendAsync(
-      std::move(request), [this, command, context, done = std::move(done),
-                           retries_left](absl::StatusOr<es::storage::AppendResult> result) mutable {
-        if (!result.ok()) {
-          // Another command on this referral won the race: decide again against its result,
-          // unless the client pinned a version, in which case the conflict is theirs to see.
-          if (result.status().code() == absl::StatusCode::kAborted &&
-              context->expected_version == 0 && retries_left > 0) {
-            return Attempt(command, context, std::move(done), retries_left - 1);
-          }
-          return done(result.status());
-        }
-        done(CommandResult{result->stream_id, result->version, result->replayed});
-      });
+  std::string referral_id = ReferralIdOf(command);
+  executor_.Execute(std::move(referral_id), std::move(command), std::move(context),
+                    std::move(patient_key), std::move(done));
 }
 
 absl::StatusOr<v1::Referral> ReferralService::Get(const std::string& referral_id) const {
   if (!domain::IsValidId(referral_id)) {
     return absl::InvalidArgumentError("referral_id: must be 1-64 of [A-Za-z0-9._:-]");
   }
-  absl::StatusOr<std::optional<eventing::v1::StreamHead>> head = store_.ReadHead(referral_id);
-  if (!head.ok()) return head.status();
-  if (!head->has_value()) {
+  absl::StatusOr<v1::Referral> referral = executor_.Load(referral_id);
+  if (!referral.ok()) return referral.status();
+  if (referral->version() == 0) {
     return absl::NotFoundError(absl::StrCat("referral ", referral_id, " does not exist"));
-  }
-  v1::Referral referral;
-  if (!referral.ParseFromString((*head)->state())) {
-    return absl::DataLossError(absl::StrCat("referral ", referral_id, ": state unreadable"));
   }
   return referral;
 }

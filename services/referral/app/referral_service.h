@@ -1,7 +1,7 @@
 #pragma once
 
-// The referral application service: loads a referral, decides, stamps event metadata, and
-// appends events, head state, view rows and outbox entries in one batch. Also answers queries.
+// The referral application service: runs commands through the shared command path (decide,
+// stamp, append events + head + view rows + outbox in one batch) and answers queries.
 // Thread-safe; command callbacks run on the event store's writer thread and must not block.
 
 #include <functional>
@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "eventing/v1/metadata.pb.h"
+#include "libs/app/command_executor.h"
 #include "libs/eventing/clock.h"
 #include "libs/eventing/pseudonym.h"
 #include "libs/storage/event_store.h"
@@ -19,27 +20,13 @@
 
 namespace referral::app {
 
-// Who sent a command and why; stamped on every event it produces.
-struct CommandContext {
-  eventing::v1::Actor actor;
-  std::string idempotency_key;  // required
-  std::string fingerprint;      // hash of the request, to refuse a key reused for another one
-  std::string correlation_id;   // generated when empty
-  int64_t expected_version = 0; // 0: no client-side check
-};
-
-struct CommandResult {
-  std::string referral_id;
-  int64_t version = 0;
-  bool replayed = false;
-};
-
-using CommandCallback = std::function<void(absl::StatusOr<CommandResult>)>;
+using CommandContext = es::app::CommandContext;
+using CommandResult = es::app::CommandResult;
+using CommandCallback = es::app::CommandCallback;
 
 struct ReferralServiceOptions {
   std::string topic = "pathways.referral.events.v1";
   std::string source = "/pathways/referral";
-  int conflict_retries = 3;  // re-decide on a concurrent write to the same referral
 };
 
 struct Page {
@@ -78,18 +65,13 @@ class ReferralService {
                                                   const std::string& page_token) const;
 
  private:
-  void Attempt(std::shared_ptr<const domain::ReferralCommand> command,
-               std::shared_ptr<const CommandContext> context, CommandCallback done,
-               int retries_left);
   absl::StatusOr<std::vector<v1::Referral>> LoadReferrals(
       const std::vector<es::storage::ViewRow>& rows) const;
 
-  es::storage::EventStore& store_;
   es::storage::ViewStore& views_;
   const domain::ReferralDecider& decider_;
   const es::Pseudonymizer& pseudonymizer_;
-  const es::Clock& clock_;
-  const ReferralServiceOptions options_;
+  es::app::CommandExecutor<domain::ReferralDecider> executor_;
 };
 
 // The referral id a command addresses; for SubmitReferral without one, derived from the key.
