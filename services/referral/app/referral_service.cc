@@ -1,18 +1,15 @@
 #include "services/referral/app/referral_service.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "clinical/identity.h"
+#include "libs/app/paging.h"
 #include "libs/eventing/proto_time.h"
+#include "services/shared/patient_identity.h"
 #include "services/referral/views/referral_view_rows.h"
 
 namespace referral::app {
 namespace {
 
 using es::storage::ViewRow;
-
-constexpr int kDefaultPageSize = 50;
-constexpr int kMaxPageSize = 500;
 
 // When the fact happened in the clinic: the time the command carried.
 google::protobuf::Timestamp OccurredAt(const v1::ReferralEvent& event) {
@@ -33,48 +30,12 @@ google::protobuf::Timestamp OccurredAt(const v1::ReferralEvent& event) {
   return google::protobuf::Timestamp();
 }
 
+// The key of a submitted patient; empty when the id is invalid (Decide then names the field).
 std::string KeyFor(const domain::ReferralCommand& command, const es::Pseudonymizer& p) {
   const auto* submit = std::get_if<domain::SubmitReferral>(&command);
   if (submit == nullptr) return "";
-  clinical::IdSystem system;
-  switch (submit->patient.system()) {
-    case v1::PatientIdentifier::NO_FODSELSNUMMER:
-      system = clinical::IdSystem::kNoFodselsnummer;
-      break;
-    case v1::PatientIdentifier::NO_D_NUMBER:
-      system = clinical::IdSystem::kNoDNumber;
-      break;
-    case v1::PatientIdentifier::DK_CPR:
-      system = clinical::IdSystem::kDkCpr;
-      break;
-    default:
-      return "";  // Decide names the field
-  }
-  absl::StatusOr<clinical::NationalId> id = clinical::ValidateNationalId(system, submit->patient.value());
-  if (!id.ok()) return "";
-  return p.Key(clinical::FhirSystemOid(system), id->digits);
-}
-
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0 || requested > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size: must be 0..", kMaxPageSize));
-  }
-  return requested == 0 ? kDefaultPageSize : requested;
-}
-
-// Page tokens are the last key returned, web-safe base64; checked to lie inside the prefix.
-absl::StatusOr<std::string> DecodeToken(const std::string& token, const std::string& prefix) {
-  if (token.empty()) return std::string();
-  std::string key;
-  if (!absl::WebSafeBase64Unescape(token, &key) || key.rfind(prefix, 0) != 0) {
-    return absl::InvalidArgumentError("page_token: not a token of this query");
-  }
-  return key;
-}
-
-std::string EncodeToken(const std::vector<ViewRow>& rows, size_t page_size) {
-  if (rows.size() < page_size) return "";
-  return absl::WebSafeBase64Escape(rows.back().key);
+  absl::StatusOr<std::string> key = pathways::PatientKeyOf(submit->patient, p, "patient");
+  return key.ok() ? *key : "";
 }
 
 }  // namespace
@@ -134,26 +95,26 @@ absl::StatusOr<Page> ReferralService::List(const std::string& unit, v1::Referral
   if (status == v1::REFERRAL_STATUS_UNSPECIFIED || !v1::ReferralStatus_IsValid(status)) {
     return absl::InvalidArgumentError("status: is required");
   }
-  absl::StatusOr<int> size = PageSize(page_size);
+  absl::StatusOr<int> size = es::app::PageSize(page_size);
   if (!size.ok()) return size.status();
   const std::string prefix = views::ListPrefix(unit, status);
-  absl::StatusOr<std::string> after = DecodeToken(page_token, prefix);
+  absl::StatusOr<std::string> after = es::app::DecodePageToken(page_token, prefix);
   if (!after.ok()) return after.status();
   absl::StatusOr<std::vector<ViewRow>> rows = views_.Scan(prefix, *after, *size);
   if (!rows.ok()) return rows.status();
   absl::StatusOr<std::vector<v1::Referral>> referrals = LoadReferrals(*rows);
   if (!referrals.ok()) return referrals.status();
-  return Page{std::move(*referrals), EncodeToken(*rows, *size)};
+  return Page{std::move(*referrals), es::app::NextPageToken(*rows, *size)};
 }
 
 absl::StatusOr<WorklistPage> ReferralService::AssessmentWorklist(
     const std::string& unit, absl::Time as_of, int page_size,
     const std::string& page_token) const {
   if (!domain::IsValidId(unit)) return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
-  absl::StatusOr<int> size = PageSize(page_size);
+  absl::StatusOr<int> size = es::app::PageSize(page_size);
   if (!size.ok()) return size.status();
   const std::string prefix = views::WorklistPrefix(unit);
-  absl::StatusOr<std::string> after = DecodeToken(page_token, prefix);
+  absl::StatusOr<std::string> after = es::app::DecodePageToken(page_token, prefix);
   if (!after.ok()) return after.status();
   absl::StatusOr<std::vector<ViewRow>> rows = views_.Scan(prefix, *after, *size);
   if (!rows.ok()) return rows.status();
@@ -170,7 +131,7 @@ absl::StatusOr<WorklistPage> ReferralService::AssessmentWorklist(
     item.referral = std::move(referral);
     page.items.push_back(std::move(item));
   }
-  page.next_page_token = EncodeToken(*rows, *size);
+  page.next_page_token = es::app::NextPageToken(*rows, *size);
   return page;
 }
 
