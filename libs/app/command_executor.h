@@ -19,30 +19,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "eventing/v1/metadata.pb.h"
+#include "libs/eventing/command_context.h"
 #include "libs/eventing/clock.h"
 #include "libs/eventing/ids.h"
 #include "libs/eventing/proto_time.h"
 #include "libs/storage/event_store.h"
 
 namespace es::app {
-
-// Who sent a command and how to recognise a retry of it.
-struct CommandContext {
-  eventing::v1::Actor actor;
-  std::string idempotency_key;   // required, 1..128 characters
-  std::string fingerprint;       // hash of the request; a key reused for another is refused
-  std::string correlation_id;    // generated when empty
-  std::string causation_id;      // defaults to the idempotency key
-  int64_t expected_version = 0;  // 0: no client-side check
-};
-
-struct CommandResult {
-  std::string stream_id;
-  int64_t version = 0;
-  bool replayed = false;  // answered from the idempotency record; nothing was written
-};
-
-using CommandCallback = std::function<void(absl::StatusOr<CommandResult>)>;
 
 template <typename Decider>
 class CommandExecutor {

@@ -44,7 +44,7 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
 }
 
 void Log(LogLevel level, std::string_view component, std::string_view message,
-         std::initializer_list<LogField> fields) {
+         const std::vector<LogField>& fields) {
   if (static_cast<int>(level) < min_level.load()) return;
   nlohmann::json line;
   line["ts"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace es::runtime {
 
@@ -21,7 +22,11 @@ void SetMinLogLevel(LogLevel level);
 bool ParseLogLevel(std::string_view text, LogLevel* level);
 
 void Log(LogLevel level, std::string_view component, std::string_view message,
-         std::initializer_list<LogField> fields = {});
+         const std::vector<LogField>& fields);
+inline void Log(LogLevel level, std::string_view component, std::string_view message,
+                std::initializer_list<LogField> fields = {}) {
+  Log(level, component, message, std::vector<LogField>(fields));
+}
 
 // A named logger for one component.
 class Logger {
@@ -38,6 +43,9 @@ class Logger {
   }
   void Error(std::string_view m, std::initializer_list<LogField> f = {}) const {
     Log(LogLevel::kError, component_, m, f);
+  }
+  void At(LogLevel level, std::string_view m, const std::vector<LogField>& f) const {
+    Log(level, component_, m, f);
   }
 
  private:

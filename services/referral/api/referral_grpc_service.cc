@@ -3,17 +3,11 @@
 #include "absl/strings/str_cat.h"
 #include "libs/eventing/ids.h"
 #include "libs/eventing/proto_time.h"
+#include "libs/rpc/caller.h"
 #include "libs/rpc/grpc_status.h"
 
 namespace referral::api {
 namespace {
-
-std::string Metadata(const grpc::CallbackServerContext& context, const std::string& name) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find(name);
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
 
 absl::Time TimeOr(const google::protobuf::Timestamp& t, bool present) {
   return present ? es::FromProtoTimestamp(t) : absl::InfinitePast();
@@ -27,28 +21,14 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const abs
 
 }  // namespace
 
-eventing::v1::Actor ActorFrom(const grpc::CallbackServerContext& context) {
-  eventing::v1::Actor actor;
-  actor.set_subject(Metadata(context, "x-actor-id"));
-  if (actor.subject().empty()) actor.set_subject("anonymous");
-  actor.set_role(Metadata(context, "x-actor-role"));
-  actor.set_organisation(Metadata(context, "x-actor-unit"));
-  return actor;
-}
-
 ReferralGrpcService::ReferralGrpcService(app::ReferralService& service, const es::Clock& clock)
     : service_(service), clock_(clock) {}
 
 grpc::ServerUnaryReactor* ReferralGrpcService::RunCommand(
     grpc::CallbackServerContext* context, const google::protobuf::Message& request,
-    const std::string& method, const std::string& key, int64_t expected_version,
-    domain::ReferralCommand command, v1::CommandResponse* response) {
+    const std::string& key, int64_t expected_version, domain::ReferralCommand command, v1::CommandResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  app::CommandContext command_context;
-  command_context.actor = ActorFrom(*context);
-  command_context.idempotency_key = key;
-  command_context.fingerprint = es::Sha256Hex(absl::StrCat(method, "\n", request.SerializeAsString()));
-  command_context.correlation_id = Metadata(*context, "x-correlation-id");
+  app::CommandContext command_context = es::rpc::CommandContextFrom(*context, request, key);
   command_context.expected_version = expected_version;
   if (expected_version < 0) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -86,7 +66,7 @@ grpc::ServerUnaryReactor* ReferralGrpcService::SubmitReferral(
   command.suspected_condition = request->suspected_condition();
   command.priority = request->priority();
   if (request->has_municipal_contact()) command.municipal_contact = request->municipal_contact();
-  return RunCommand(context, *request, "SubmitReferral", request->idempotency_key(), 0,
+  return RunCommand(context, *request, request->idempotency_key(), 0,
                     std::move(command), response);
 }
 
@@ -95,9 +75,9 @@ grpc::ServerUnaryReactor* ReferralGrpcService::AssessReferral(
     v1::CommandResponse* response) {
   domain::AssessReferral command{request->referral_id(), request->assessment()};
   if (command.assessment.assessed_by().empty()) {
-    command.assessment.set_assessed_by(ActorFrom(*context).subject());
+    command.assessment.set_assessed_by(es::rpc::ActorFrom(*context).subject());
   }
-  return RunCommand(context, *request, "AssessReferral", request->idempotency_key(),
+  return RunCommand(context, *request, request->idempotency_key(),
                     request->expected_version(), std::move(command), response);
 }
 
@@ -107,9 +87,9 @@ grpc::ServerUnaryReactor* ReferralGrpcService::CorrectAssessment(
   domain::CorrectAssessment command{request->referral_id(), request->assessment(),
                                     request->reason()};
   if (command.assessment.assessed_by().empty()) {
-    command.assessment.set_assessed_by(ActorFrom(*context).subject());
+    command.assessment.set_assessed_by(es::rpc::ActorFrom(*context).subject());
   }
-  return RunCommand(context, *request, "CorrectAssessment", request->idempotency_key(),
+  return RunCommand(context, *request, request->idempotency_key(),
                     request->expected_version(), std::move(command), response);
 }
 
@@ -119,7 +99,7 @@ grpc::ServerUnaryReactor* ReferralGrpcService::AssignCoordinator(
   domain::AssignCoordinator command{
       request->referral_id(), request->coordinator_id(), request->coordinator_name(),
       request->has_assigned_at() ? es::FromProtoTimestamp(request->assigned_at()) : clock_.Now()};
-  return RunCommand(context, *request, "AssignCoordinator", request->idempotency_key(),
+  return RunCommand(context, *request, request->idempotency_key(),
                     request->expected_version(), std::move(command), response);
 }
 
@@ -130,7 +110,7 @@ grpc::ServerUnaryReactor* ReferralGrpcService::WithdrawReferral(
       request->referral_id(), request->reason(),
       request->has_withdrawn_at() ? es::FromProtoTimestamp(request->withdrawn_at())
                                   : clock_.Now()};
-  return RunCommand(context, *request, "WithdrawReferral", request->idempotency_key(),
+  return RunCommand(context, *request, request->idempotency_key(),
                     request->expected_version(), std::move(command), response);
 }
 
@@ -140,12 +120,7 @@ grpc::ServerUnaryReactor* ReferralGrpcService::GetReferral(grpc::CallbackServerC
   absl::StatusOr<v1::Referral> referral = service_.Get(request->referral_id());
   if (referral.ok()) {
     // Reads of patient data are audited: who read which referral (never the patient's id).
-    eventing::v1::Actor actor = ActorFrom(*context);
-    audit_.Info("patient data read", {{"action", "GetReferral"},
-                                      {"referral_id", request->referral_id()},
-                                      {"actor", actor.subject()},
-                                      {"role", actor.role()},
-                                      {"unit", actor.organisation()}});
+    es::rpc::AuditRead(audit_, *context, "GetReferral", {{"referral_id", request->referral_id()}});
     *response = std::move(*referral);
   }
   return Finish(context, referral.status());
@@ -157,12 +132,9 @@ grpc::ServerUnaryReactor* ReferralGrpcService::ListReferrals(
   absl::StatusOr<app::Page> page = service_.List(request->unit(), request->status(),
                                                  request->page_size(), request->page_token());
   if (page.ok()) {
-    eventing::v1::Actor actor = ActorFrom(*context);
-    audit_.Info("patient data read", {{"action", "ListReferrals"},
-                                      {"unit_listed", request->unit()},
-                                      {"count", std::to_string(page->referrals.size())},
-                                      {"actor", actor.subject()},
-                                      {"role", actor.role()}});
+    es::rpc::AuditRead(audit_, *context, "ListReferrals",
+                       {{"unit_listed", request->unit()},
+                        {"count", std::to_string(page->referrals.size())}});
     for (v1::Referral& referral : page->referrals) *response->add_referrals() = std::move(referral);
     response->set_next_page_token(page->next_page_token);
   }
@@ -177,12 +149,9 @@ grpc::ServerUnaryReactor* ReferralGrpcService::GetAssessmentWorklist(
   absl::StatusOr<app::WorklistPage> page = service_.AssessmentWorklist(
       request->unit(), as_of, request->page_size(), request->page_token());
   if (page.ok()) {
-    eventing::v1::Actor actor = ActorFrom(*context);
-    audit_.Info("patient data read", {{"action", "GetAssessmentWorklist"},
-                                      {"unit_listed", request->unit()},
-                                      {"count", std::to_string(page->items.size())},
-                                      {"actor", actor.subject()},
-                                      {"role", actor.role()}});
+    es::rpc::AuditRead(audit_, *context, "GetAssessmentWorklist",
+                       {{"unit_listed", request->unit()},
+                        {"count", std::to_string(page->items.size())}});
     for (app::WorklistItem& item : page->items) {
       v1::AssessmentWorklistItem& out = *response->add_items();
       *out.mutable_assessment_deadline() = item.referral.assessment_deadline();

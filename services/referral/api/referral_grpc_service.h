@@ -45,7 +45,7 @@ class ReferralGrpcService final : public v1::ReferralService::CallbackService {
  private:
   grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
                                        const google::protobuf::Message& request,
-                                       const std::string& method, const std::string& key,
+                                       const std::string& key,
                                        int64_t expected_version, domain::ReferralCommand command,
                                        v1::CommandResponse* response);
 
@@ -53,9 +53,5 @@ class ReferralGrpcService final : public v1::ReferralService::CallbackService {
   const es::Clock& clock_;
   es::runtime::Logger audit_{"referral.audit"};
 };
-
-// The caller as the API sees it. Authentication is off in this version (loopback only); the
-// caller names itself in metadata: x-actor-id, x-actor-role, x-actor-unit.
-eventing::v1::Actor ActorFrom(const grpc::CallbackServerContext& context);
 
 }  // namespace referral::api
