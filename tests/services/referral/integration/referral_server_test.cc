@@ -43,11 +43,7 @@ class ReferralServerTest : public ::testing::Test {
     auto broker = es::kafka::EmbeddedBroker::Start({.topics = {{kTopic, 3}}});
     ASSERT_THAT(broker, IsOk());
     broker_ = std::move(*broker);
-    config_.grpc_listen = "127.0.0.1:0";
-    config_.data_dir = dir_.Sub("referral");
-    config_.kafka_bootstrap = broker_->bootstrap_servers();
-    config_.pseudonym_secret = "test-secret-0123456789";
-    config_.drain_timeout_seconds = 5;
+    config_ = Config::ForTest(dir_.Sub("referral"), broker_->bootstrap_servers());
     StartServer();
   }
   void StartServer() {

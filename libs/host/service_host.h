@@ -1,0 +1,69 @@
+#pragma once
+
+// What every event-sourced service process owns besides its own parts: the RocksDB database,
+// the event store, the view store, the outbox relay and the gRPC server, started and stopped in
+// the right order. A service's server.cc builds its domain and adapters on top of a host.
+// Not thread-safe: Start/Shutdown are called by the owning thread.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/outbox/outbox_relay.h"
+#include "libs/rpc/grpc_server.h"
+#include "libs/runtime/log.h"
+#include "libs/storage/event_store.h"
+#include "libs/storage/rocks_db.h"
+#include "libs/storage/view_store.h"
+
+namespace es::host {
+
+struct HostOptions {
+  std::string name;                        // e.g. "referral" (logs, Kafka client id)
+  storage::RocksDbOptions storage;
+  outbox::RelayOptions relay;
+  absl::Duration drain_timeout = absl::Seconds(10);
+};
+
+class ServiceHost {
+ public:
+  // Opens the database and starts the relay (publishing what a previous run left behind).
+  static absl::StatusOr<std::unique_ptr<ServiceHost>> Open(HostOptions options);
+  ~ServiceHost();
+
+  storage::RocksDb& db() { return *db_; }
+  storage::EventStore& store() { return *store_; }
+  storage::ViewStore& views() { return *views_; }
+  outbox::OutboxRelay& relay() { return *relay_; }
+  const runtime::Logger& log() const { return log_; }
+
+  // Starts gRPC with health (NOT_SERVING until SetServing(true)) and reflection.
+  absl::Status StartGrpc(const std::string& address,
+                         const std::vector<rpc::GrpcServer::NamedService>& services);
+  int port() const { return grpc_ ? grpc_->port() : 0; }
+  void SetServing(bool serving);
+
+  // Health NOT_SERVING, finish calls in flight, commit queued appends. The service then stops
+  // its own workers (consumers, timers) before FinishShutdown flushes the outbox and closes
+  // RocksDB. Both are idempotent.
+  void StopTakingCalls();
+  void FinishShutdown();
+
+ private:
+  explicit ServiceHost(HostOptions options)
+      : options_(std::move(options)), log_(options_.name + ".host") {}
+
+  HostOptions options_;
+  runtime::Logger log_;
+  std::unique_ptr<storage::RocksDb> db_;
+  std::unique_ptr<storage::EventStore> store_;
+  std::unique_ptr<storage::ViewStore> views_;
+  std::unique_ptr<outbox::OutboxRelay> relay_;
+  std::unique_ptr<rpc::GrpcServer> grpc_;
+  bool calls_stopped_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace es::host

@@ -1,0 +1,104 @@
+#include "services/shared/service_config.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "libs/runtime/log.h"
+
+namespace pathways {
+
+void ServiceConfig::Declare(es::runtime::Options& o, const std::string& service,
+                            const std::string& default_listen) {
+  const std::string upper = absl::AsciiStrToUpper(service);
+  grpc_listen = o.String("grpc-listen", absl::StrCat("PATHWAYS_", upper, "_GRPC_LISTEN"),
+                         default_listen, "gRPC listen address (host:port; port 0 picks a free port)");
+  data_dir = o.String("data-dir", absl::StrCat("PATHWAYS_", upper, "_DATA_DIR"),
+                      absl::StrCat("var/", service),
+                      "RocksDB directory: event store, outbox and views");
+  kafka_bootstrap = o.String("kafka-bootstrap", "PATHWAYS_KAFKA_BOOTSTRAP", kafka_bootstrap,
+                             "Kafka bootstrap servers");
+  kafka_options_text_ =
+      o.String("kafka-options", "PATHWAYS_KAFKA_OPTIONS", "",
+               "extra librdkafka settings, comma-separated key=value (e.g. TLS for a real cluster)");
+  pseudonym_secret =
+      o.String("pseudonym-secret", "PATHWAYS_PSEUDONYM_SECRET", "",
+               "secret for pseudonymous patient keys (>= 16 bytes; the same in every service)");
+  time_zone = o.String("time-zone", "PATHWAYS_TIME_ZONE", time_zone,
+                       "time zone of the units' civil dates (IANA name)");
+  calendar = o.String("calendar", "PATHWAYS_CALENDAR", calendar,
+                      "holiday calendar for working days: NO or DK");
+  saturday_is_working_day =
+      o.Bool("saturday-is-working-day", "PATHWAYS_SATURDAY_IS_WORKING_DAY",
+             saturday_is_working_day, "count Saturdays as working days (NO calendar only)");
+  sync_wal = o.Bool("sync-wal", "PATHWAYS_SYNC_WAL", sync_wal,
+                    "fsync the RocksDB WAL before answering a command");
+  block_cache_mb = static_cast<int>(
+      o.Int("block-cache-mb", "PATHWAYS_BLOCK_CACHE_MB", block_cache_mb, "RocksDB block cache"));
+  write_buffer_mb = static_cast<int>(o.Int("write-buffer-mb", "PATHWAYS_WRITE_BUFFER_MB",
+                                           write_buffer_mb, "RocksDB memtable size per family"));
+  drain_timeout_seconds = static_cast<int>(
+      o.Int("drain-timeout-seconds", "PATHWAYS_DRAIN_TIMEOUT_SECONDS", drain_timeout_seconds,
+            "on SIGTERM: time for calls in flight and the outbox to finish"));
+  log_level = o.String("log-level", "PATHWAYS_LOG_LEVEL", log_level,
+                       "debug, info, warning or error");
+}
+
+absl::Status ServiceConfig::Validate() const {
+  kafka_options.clear();
+  for (absl::string_view item :
+       absl::StrSplit(kafka_options_text_, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || kv.second.empty()) {
+      return absl::InvalidArgumentError("--kafka-options: each entry must be key=value");
+    }
+    kafka_options.push_back(std::move(kv));
+  }
+  if (pseudonym_secret.size() < 16) {
+    return absl::InvalidArgumentError(
+        "--pseudonym-secret: required, at least 16 bytes (or PATHWAYS_PSEUDONYM_SECRET)");
+  }
+  if (calendar != "NO" && calendar != "DK") {
+    return absl::InvalidArgumentError("--calendar: must be NO or DK");
+  }
+  if (data_dir.empty()) return absl::InvalidArgumentError("--data-dir: must be set");
+  es::runtime::LogLevel level;
+  if (!es::runtime::ParseLogLevel(log_level, &level)) {
+    return absl::InvalidArgumentError("--log-level: must be debug, info, warning or error");
+  }
+  if (drain_timeout_seconds < 0 || block_cache_mb < 1 || write_buffer_mb < 1) {
+    return absl::InvalidArgumentError(
+        "--drain-timeout-seconds, --block-cache-mb, --write-buffer-mb: must be positive");
+  }
+  absl::StatusOr<absl::TimeZone> zone = Zone();
+  return zone.ok() ? absl::OkStatus() : zone.status();
+}
+
+absl::StatusOr<absl::TimeZone> ServiceConfig::Zone() const {
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(time_zone, &zone)) {
+    return absl::InvalidArgumentError(absl::StrCat("--time-zone: unknown zone ", time_zone));
+  }
+  return zone;
+}
+
+absl::StatusOr<clinical::Calendar> ServiceConfig::WorkingCalendar() const {
+  return clinical::Calendar::Create(calendar == "DK"
+                                        ? clinical::DanishCalendarSpec()
+                                        : clinical::NorwegianCalendarSpec(saturday_is_working_day));
+}
+
+es::host::HostOptions ServiceConfig::HostOptions(const std::string& service) const {
+  es::host::HostOptions options;
+  options.name = service;
+  options.storage = {.path = data_dir,
+                     .sync_wal = sync_wal,
+                     .block_cache_bytes = static_cast<size_t>(block_cache_mb) << 20,
+                     .write_buffer_bytes = static_cast<size_t>(write_buffer_mb) << 20};
+  options.relay.bootstrap_servers = kafka_bootstrap;
+  options.relay.client_id = absl::StrCat("pathways-", service);
+  options.relay.kafka_config = kafka_options;
+  options.drain_timeout = absl::Seconds(drain_timeout_seconds);
+  return options;
+}
+
+}  // namespace pathways
