@@ -1,0 +1,155 @@
+#include "services/pathway/server.h"
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "clinical/catalogue.h"
+#include "libs/eventing/pseudonym.h"
+#include "libs/host/service_host.h"
+#include "libs/projection/projection_consumer.h"
+#include "libs/runtime/log.h"
+#include "libs/runtime/signals.h"
+#include "services/pathway/api/pathway_grpc_service.h"
+#include "services/pathway/app/deadline_timer.h"
+#include "services/pathway/app/pathway_service.h"
+#include "services/pathway/domain/pathway_decider.h"
+#include "services/pathway/policy/referral_policy.h"
+
+namespace pathway {
+
+// Members are declared in start-up order; destruction runs in reverse.
+struct PathwayServer::Parts {
+  Config config;
+  es::SystemClock system_clock;
+  const es::Clock* clock = nullptr;
+  std::optional<es::Pseudonymizer> pseudonymizer;
+  std::optional<clinical::PathwayCatalogue> catalogue;
+  std::optional<clinical::Calendar> calendar;
+  std::unique_ptr<domain::PathwayDecider> decider;
+  std::unique_ptr<es::host::ServiceHost> host;
+  std::unique_ptr<app::PathwayService> service;
+  std::unique_ptr<policy::ReferralPolicy> policy;
+  std::unique_ptr<es::projection::ProjectionConsumer> consumer;
+  std::unique_ptr<app::DeadlineTimer> timer;
+  std::unique_ptr<api::PathwayGrpcService> grpc_service;
+  std::thread readiness;           // marks SERVING once the consumer caught up
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> ready{false};
+  bool shut_down = false;
+};
+
+absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config& config,
+                                                                    const es::Clock* clock) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = config;
+  parts->clock = clock != nullptr ? clock : &parts->system_clock;
+  const pathways::ServiceConfig& sc = config.service;
+  es::runtime::LogLevel level;
+  if (es::runtime::ParseLogLevel(sc.log_level, &level)) es::runtime::SetMinLogLevel(level);
+
+  absl::StatusOr<absl::TimeZone> zone = sc.Zone();
+  if (!zone.ok()) return zone.status();
+  absl::StatusOr<clinical::Calendar> calendar = sc.WorkingCalendar();
+  if (!calendar.ok()) return calendar.status();
+  parts->calendar.emplace(std::move(*calendar));
+  absl::StatusOr<es::Pseudonymizer> pseudonymizer = es::Pseudonymizer::Create(sc.pseudonym_secret);
+  if (!pseudonymizer.ok()) return pseudonymizer.status();
+  parts->pseudonymizer.emplace(std::move(*pseudonymizer));
+  absl::StatusOr<clinical::PathwayCatalogue> catalogue =
+      clinical::PathwayCatalogue::LoadDirectories(config.catalogue_dirs);
+  if (!catalogue.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("catalogue: ", std::string(catalogue.status().message())));
+  }
+  parts->catalogue.emplace(std::move(*catalogue));
+  parts->decider = std::make_unique<domain::PathwayDecider>(*parts->catalogue);
+
+  absl::StatusOr<std::unique_ptr<es::host::ServiceHost>> host =
+      es::host::ServiceHost::Open(sc.HostOptions("pathway"));
+  if (!host.ok()) return host.status();
+  parts->host = std::move(*host);
+  parts->service = std::make_unique<app::PathwayService>(
+      parts->host->store(), parts->host->views(), *parts->decider, *parts->pseudonymizer,
+      *parts->clock, *zone, *parts->calendar, app::PathwayServiceOptions{.topic = config.topic});
+
+  parts->policy = std::make_unique<policy::ReferralPolicy>(
+      *parts->service,
+      policy::ReferralPolicyOptions{
+          .start_date_rule = config.start_date_rule,
+          .default_setting = config.default_setting == "inpatient" ? catalogue::v1::INPATIENT
+                                                                   : catalogue::v1::OUTPATIENT,
+          .zone = *zone});
+  es::projection::ConsumerOptions consumer_options;
+  consumer_options.bootstrap_servers = sc.kafka_bootstrap;
+  consumer_options.group_id = config.consumer_group;
+  consumer_options.topics = {config.referral_topic};
+  consumer_options.dead_letter_topic = config.dead_letter_topic;
+  consumer_options.kafka_config = sc.kafka_options;
+  for (const auto& kv : config.consumer_kafka_options) consumer_options.kafka_config.push_back(kv);
+  parts->consumer = std::make_unique<es::projection::ProjectionConsumer>(
+      parts->host->db(), *parts->policy, consumer_options);
+  if (absl::Status s = parts->consumer->Start(); !s.ok()) return s;
+
+  parts->timer = std::make_unique<app::DeadlineTimer>(
+      *parts->service, parts->host->views(), absl::Seconds(config.timer_interval_seconds));
+  parts->timer->Start();
+
+  parts->grpc_service = std::make_unique<api::PathwayGrpcService>(*parts->service);
+  if (absl::Status s = parts->host->StartGrpc(
+          sc.grpc_listen, {{parts->grpc_service.get(), v1::PathwayService::service_full_name()}});
+      !s.ok()) {
+    return s;
+  }
+  Parts* p = parts.get();
+  parts->readiness = std::thread([p] {
+    // Worklists built from a half-read referral topic would mislead: serve once caught up.
+    while (!p->stopping.load() && !p->consumer->caught_up()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (p->stopping.load()) return;
+    p->host->SetServing(true);
+    p->ready.store(true);
+    p->host->log().Info("serving", {{"grpc_port", std::to_string(p->host->port())},
+                                    {"data_dir", p->config.service.data_dir},
+                                    {"topic", p->config.topic}});
+  });
+  parts->host->log().Info("started; serving once the referral topic is caught up",
+                          {{"grpc_port", std::to_string(parts->host->port())}});
+  return std::unique_ptr<PathwayServer>(new PathwayServer(std::move(parts)));
+}
+
+PathwayServer::PathwayServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+PathwayServer::~PathwayServer() { Shutdown(); }
+
+int PathwayServer::port() const { return parts_->host->port(); }
+bool PathwayServer::ready() const { return parts_->ready.load(); }
+app::PathwayService& PathwayServer::service() { return *parts_->service; }
+app::DeadlineTimer& PathwayServer::timer() { return *parts_->timer; }
+
+void PathwayServer::Shutdown() {
+  if (parts_ == nullptr || parts_->shut_down) return;
+  parts_->shut_down = true;
+  parts_->stopping.store(true);
+  if (parts_->readiness.joinable()) parts_->readiness.join();
+  parts_->host->StopTakingCalls();
+  parts_->timer->Stop();
+  parts_->consumer->Stop();  // its last batch and offsets are written
+  parts_->host->FinishShutdown();
+}
+
+int RunUntilSignalled(const Config& config) {
+  es::runtime::Logger log("pathway.main");
+  absl::StatusOr<std::unique_ptr<PathwayServer>> server = PathwayServer::Start(config);
+  if (!server.ok()) {
+    log.Error("start failed", {{"reason", std::string(server.status().message())}});
+    return 1;
+  }
+  int signal_number = es::runtime::WaitForTerminationSignal();
+  log.Info("signal received", {{"signal", std::to_string(signal_number)}});
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace pathway
