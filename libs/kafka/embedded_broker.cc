@@ -47,16 +47,20 @@
 //    (observed for 60 s).
 // So the forwarder gives every mock broker a stable address and rewrites the ports advertised in
 // Metadata and FindCoordinator responses to those addresses (BrokerAddressRewriter). Clients
-// never learn a mock port; after a restart the same addresses lead to the new cluster, nothing
-// in the client changes, and group consumers rejoin like after any broker restart. Broker 1 is
-// advertised at the bootstrap address itself and broker i at bootstrap_port + i - 1, so even a
-// restarted broker *process* with the same flags keeps every address.
+// never learn a mock port; after a restart the same addresses lead to the new cluster and
+// nothing in the client needs to change. Broker 1 is advertised at the bootstrap address itself
+// and broker i at bootstrap_port + i - 1, so even a restarted broker *process* with the same
+// flags keeps every address. With it, a group consumer keeps fetching at once; its heartbeats
+// get GROUP_ID_NOT_FOUND from the new cluster until session.timeout.ms expires, then it rejoins
+// (about session.timeout.ms + 3 s in all). The price is one more copy of every byte: produce and
+// consume rates measured in-process stayed within ~10% of a direct connection.
 //
 // Other facts found on the way: the mock keeps no producer-id state across a restart and
 // accepts an idempotent producer's next sequence number (a real broker that lost its log would
 // answer UNKNOWN_PRODUCER_ID); a consumer positioned past the end of an emptied partition gets
 // OFFSET_OUT_OF_RANGE and resets per auto.offset.reset; the cluster id ("mockCluster" + a hash
-// of two pointers) often stays the same across a restart, so clients cannot use it to notice.
+// of two pointers) sometimes stays the same across a restart, so clients cannot rely on it to
+// notice one.
 
 namespace es::kafka {
 namespace {

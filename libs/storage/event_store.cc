@@ -252,6 +252,28 @@ absl::StatusOr<std::vector<eventing::v1::StoredEvent>> EventStore::ReadStream(
   return events;
 }
 
+absl::StatusOr<std::vector<eventing::v1::StoredEvent>> EventStore::ScanEvents(
+    const std::string& after_key, size_t limit) {
+  std::vector<eventing::v1::StoredEvent> events;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kEvents)));
+  if (after_key.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(after_key);
+    if (it->Valid() && it->key() == after_key) it->Next();
+  }
+  for (; it->Valid() && events.size() < limit; it->Next()) {
+    eventing::v1::StoredEvent event;
+    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("stored event: cannot be decoded");
+    }
+    events.push_back(std::move(event));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan events");
+  return events;
+}
+
 absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> EventStore::FindIdempotency(
     const std::string& key) {
   std::string value;

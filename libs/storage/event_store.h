@@ -83,6 +83,11 @@ class EventStore {
   // Every stored event in commit order, from `after_sequence`, for rebuilding views.
   absl::StatusOr<std::vector<OutboxEntry>> ReadLog(uint64_t after_sequence, size_t limit);
 
+  // Stored events in stream order (all of a stream's events together, by version), starting
+  // after `after_key` (an EventKey; empty = from the first), at most `limit`. For rebuilds.
+  absl::StatusOr<std::vector<eventing::v1::StoredEvent>> ScanEvents(const std::string& after_key,
+                                                                   size_t limit);
+
   // Called on the writer thread after each commit that added outbox entries. Set before use.
   void SetOutboxListener(std::function<void()> listener);
 

@@ -100,6 +100,18 @@ absl::StatusOr<Checkpoint> ViewStore::ReadCheckpoint(const std::string& consumer
   return checkpoint;
 }
 
+absl::Status ViewStore::DeletePrefixes(const std::vector<std::string>& prefixes) {
+  rocksdb::WriteBatch batch;
+  for (const std::string& prefix : prefixes) {
+    batch.DeleteRange(db_.handle(Family::kViews), prefix, prefix + std::string(64, '\xff'));
+  }
+  return db_.Write(batch);
+}
+
+absl::Status ViewStore::Apply(const std::vector<ViewWrite>& writes) {
+  return ApplyWithCheckpoint(writes, "", {});
+}
+
 absl::Status ViewStore::Clear() {
   rocksdb::WriteBatch batch;
   // DeleteRange over the whole key space: one tombstone per family, cheap however many rows.

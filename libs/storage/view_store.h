@@ -45,6 +45,10 @@ class ViewStore {
 
   // Deletes every view row and consumer checkpoint (before a rebuild).
   absl::Status Clear();
+  // Deletes every view row whose key starts with one of `prefixes` (one range tombstone each).
+  absl::Status DeletePrefixes(const std::vector<std::string>& prefixes);
+  // Writes rows without a checkpoint.
+  absl::Status Apply(const std::vector<ViewWrite>& writes);
 
  private:
   RocksDb& db_;
