@@ -86,20 +86,31 @@ const cv1::DeadlineRule* RuleFor(const cv1::RuleVersion& version, const std::str
 int DaysOf(const cv1::DeadlineRule* rule) { return rule == nullptr ? -999 : rule->days(); }
 
 // A small valid catalogue; tests break one thing in it.
-constexpr char kValid[] = R"pb(
-  calendars { id: "C" non_working_weekdays: "sunday" }
-  pathway_types {
-    id: "T"
-    versions {
-      id: "v1"
-      effective_from { year: 2020 month: 1 day: 1 }
-      calendar: "C"
-      points { id: "start" kind: START }
-      points { id: "a" kind: FIRST_ATTENDANCE requires_any_of: "start" }
-      deadlines { id: "r" from_point: "start" to_point: "a" days: 7 day_kind: CALENDAR_DAYS }
+// Not "pb": clang-format would reflow it, and the tests edit it line by line.
+constexpr char kValid[] = R"txt(
+calendars { id: "C" non_working_weekdays: "sunday" }
+pathway_types {
+  id: "T"
+  versions {
+    id: "v1"
+    effective_from { year: 2020 month: 1 day: 1 }
+    calendar: "C"
+    points { id: "start" kind: START }
+    points {
+      id: "a"
+      kind: FIRST_ATTENDANCE
+      requires_any_of: "start"
+    }
+    deadlines {
+      id: "r"
+      from_point: "start"
+      to_point: "a"
+      days: 7
+      day_kind: CALENDAR_DAYS
     }
   }
-)pb";
+}
+)txt";
 
 // Replaces the first occurrence of `from` in `text`; the test fails if it is absent.
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
