@@ -11,6 +11,7 @@ bash scripts/build.sh
 data_dir="${PATHWAYS_DATA_DIR:-$PWD/var}"
 broker_listen="${PATHWAYS_BROKER_LISTEN:-127.0.0.1:9092}"
 referral_listen="${PATHWAYS_REFERRAL_GRPC_LISTEN:-127.0.0.1:50061}"
+pathway_listen="${PATHWAYS_PATHWAY_GRPC_LISTEN:-127.0.0.1:50062}"
 mkdir -p "$data_dir/log"
 # A development secret, kept with the data so keys stay stable across runs. Production sets
 # PATHWAYS_PSEUDONYM_SECRET from a Kubernetes Secret.
@@ -29,6 +30,7 @@ stop_all() {
     wait "${pids[$i]}" 2>/dev/null || true
   done
   echo "stopped"
+  exit 0
 }
 trap stop_all INT TERM EXIT
 
@@ -52,11 +54,18 @@ build/bin/referral-server --grpc-listen="$referral_listen" --data-dir="$data_dir
 pids+=($!)
 wait_for "$data_dir/log/referral.log" '"serving"' referral-server
 
+build/bin/pathway-server --grpc-listen="$pathway_listen" --data-dir="$data_dir/pathway" \
+  --catalogue-dirs="${PATHWAYS_CATALOGUE_DIRS:-$PWD/catalogue}" \
+  > "$data_dir/log/pathway.log" 2>&1 &
+pids+=($!)
+wait_for "$data_dir/log/pathway.log" '"serving"' pathway-server
+
 cat <<INFO
 
 Pathways is running (data in $data_dir, logs in $data_dir/log):
   Kafka (embedded broker)   $broker_listen
   referral  gRPC            $referral_listen   (referral.v1.ReferralService, health, reflection)
+  pathway   gRPC            $pathway_listen   (pathway.v1.PathwayService, health, reflection)
 Press Ctrl-C to stop.
 INFO
 wait -n "${pids[@]}" || true
