@@ -6,10 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "clinical/catalogue.h"
 #include "libs/eventing/pseudonym.h"
+#include "libs/host/run_until_signalled.h"
 #include "libs/host/service_host.h"
 #include "libs/projection/projection_consumer.h"
 #include "libs/runtime/log.h"
-#include "libs/runtime/signals.h"
 #include "services/pathway/api/pathway_grpc_service.h"
 #include "services/pathway/app/deadline_timer.h"
 #include "services/pathway/app/pathway_service.h"
@@ -140,16 +140,7 @@ void PathwayServer::Shutdown() {
 }
 
 int RunUntilSignalled(const Config& config) {
-  es::runtime::Logger log("pathway.main");
-  absl::StatusOr<std::unique_ptr<PathwayServer>> server = PathwayServer::Start(config);
-  if (!server.ok()) {
-    log.Error("start failed", {{"reason", std::string(server.status().message())}});
-    return 1;
-  }
-  int signal_number = es::runtime::WaitForTerminationSignal();
-  log.Info("signal received", {{"signal", std::to_string(signal_number)}});
-  (*server)->Shutdown();
-  return 0;
+  return es::host::RunUntilSignalled<PathwayServer>(config, "pathway");
 }
 
 }  // namespace pathway

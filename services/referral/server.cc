@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/eventing/pseudonym.h"
+#include "libs/host/run_until_signalled.h"
 #include "libs/host/service_host.h"
 #include "libs/runtime/log.h"
-#include "libs/runtime/signals.h"
 #include "services/referral/api/referral_grpc_service.h"
 #include "services/referral/app/referral_service.h"
 #include "services/referral/domain/referral_decider.h"
@@ -78,16 +78,7 @@ void ReferralServer::Shutdown() {
 }
 
 int RunUntilSignalled(const Config& config) {
-  es::runtime::Logger log("referral.main");
-  absl::StatusOr<std::unique_ptr<ReferralServer>> server = ReferralServer::Start(config);
-  if (!server.ok()) {
-    log.Error("start failed", {{"reason", std::string(server.status().message())}});
-    return 1;
-  }
-  int signal_number = es::runtime::WaitForTerminationSignal();
-  log.Info("signal received", {{"signal", std::to_string(signal_number)}});
-  (*server)->Shutdown();
-  return 0;
+  return es::host::RunUntilSignalled<ReferralServer>(config, "referral");
 }
 
 }  // namespace referral

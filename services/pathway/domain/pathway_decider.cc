@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/eventing/proto_time.h"
+#include "libs/eventing/validation.h"
 
 namespace pathway::domain {
 namespace {
@@ -13,7 +14,7 @@ using catalogue::v1::PointKind;
 using Event = v1::PathwayEvent;
 
 absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(problem)));
+  return es::InvalidField(field, problem);
 }
 
 absl::Status Rule(std::string_view rule) {
@@ -72,15 +73,7 @@ int Occurrences(const std::vector<EffectivePoint>& points, const std::string& po
 
 }  // namespace
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool IsValidId(const std::string& id) { return es::IsValidId(id); }
 
 std::vector<EffectivePoint> PathwayDecider::EffectivePoints(const State& state) {
   std::vector<EffectivePoint> points;

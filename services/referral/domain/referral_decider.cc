@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "clinical/identity.h"
 #include "libs/eventing/proto_time.h"
+#include "libs/eventing/validation.h"
 
 namespace referral::domain {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 using Event = v1::ReferralEvent;
 
 absl::Status Invalid(std::string_view field, std::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", std::string(problem)));
+  return es::InvalidField(field, problem);
 }
 
 absl::StatusOr<clinical::IdSystem> ToIdSystem(v1::PatientIdentifier::System system) {
@@ -49,15 +50,7 @@ absl::Status RejectInStatus(const v1::Referral& state, std::string_view rule) {
 
 }  // namespace
 
-bool IsValidId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
+bool IsValidId(const std::string& id) { return es::IsValidId(id); }
 
 v1::ReferralStatus StatusAfter(const v1::Assessment& assessment) {
   switch (assessment.outcome_case()) {
