@@ -47,6 +47,9 @@ class CommandExecutor {
     std::function<google::protobuf::Timestamp(const Event&)> occurred_at;
     // Event id; random unless the service needs a deterministic one (e.g. a timer's breach).
     std::function<std::string(const Command&, const Event&)> event_id;
+    // Feed rows (prefix, value) keyed by commit order, for readers that tail a feed.
+    std::function<std::vector<std::pair<std::string, std::string>>(const State&, const State&)>
+        feed_rows;
   };
 
   CommandExecutor(storage::EventStore& store, const Decider& decider, const Clock& clock,
@@ -164,6 +167,7 @@ class CommandExecutor {
       request.events.push_back(std::move(stored));
     }
     if (hooks_.view_rows) request.view_writes = hooks_.view_rows(state, next);
+    if (hooks_.feed_rows) request.feed_rows = hooks_.feed_rows(state, next);
     request.state = next.SerializeAsString();
 
     store_.AppendAsync(std::move(request), [this, call, done = std::move(done), retries_left](

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/kafka/broker_address_rewriter.h"
+#include "libs/runtime/rdkafka_log.h"
 
 // rdkafka_mock.h must come after rdkafka.h.
 #include <librdkafka/rdkafka.h>
@@ -268,6 +269,8 @@ absl::StatusOr<std::unique_ptr<MockCluster>> MockCluster::Create(
     rd_kafka_conf_destroy(conf);
     return absl::InternalError(absl::StrCat("mock cluster handle configuration: ", errstr));
   }
+  // The mock brokers log through this handle too (e.g. a client that disconnects mid-request).
+  runtime::UseJsonLogging(conf, "kafka.broker");
   mock->handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (mock->handle_ == nullptr) {
     rd_kafka_conf_destroy(conf);  // rd_kafka_new() takes ownership only on success

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -20,6 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/outbox/cloud_event.h"
+#include "libs/runtime/log.h"
+#include "libs/runtime/rdkafka_log.h"
 
 namespace es::outbox {
 namespace {
@@ -33,10 +34,12 @@ constexpr int64_t kMinBackoffMs = 100;
 constexpr int64_t kMaxBackoffMs = 5000;
 constexpr int kMaxQueryTimeoutMs = 1000;     // watermark / metadata queries of the watcher
 
-// Plain stderr until the project has its structured logger. Callers pass librdkafka error texts
-// and sequence numbers only: never keys or payloads.
-void Log(const std::string& message) {
-  std::fprintf(stderr, "outbox relay: %s\n", message.c_str());
+constexpr char kLogComponent[] = "outbox.relay";
+
+// JSON lines like every other component's. Callers pass librdkafka error texts, topics,
+// partitions, offsets and sequence numbers only: never keys or payloads.
+void RelayLog(runtime::LogLevel level, std::string_view message) {
+  runtime::Log(level, kLogComponent, message);
 }
 
 bool IsPurge(rd_kafka_resp_err_t err) {
@@ -190,6 +193,8 @@ absl::StatusOr<rd_kafka_conf_t*> OutboxRelay::Impl::BuildConf() {
     return absl::InvalidArgumentError(
         "kafka_config: the relay requires enable.idempotence=true and acks=all");
   }
+  // Carried over to every copy: the producers and the watcher's handle.
+  runtime::UseJsonLogging(conf, kLogComponent);
   return conf;
 }
 
@@ -377,7 +382,9 @@ void OutboxRelay::Impl::OnError(rd_kafka_t*, int err, const char* reason, void* 
   // Transport errors repeat for every reconnect attempt while a broker is down; the
   // all-brokers-down error (once per outage) says the same without flooding the log.
   if (code != RD_KAFKA_RESP_ERR__TRANSPORT) {
-    Log(absl::StrCat("kafka error ", rd_kafka_err2name(code), ": ", reason));
+    RelayLog(
+        code == RD_KAFKA_RESP_ERR__FATAL ? runtime::LogLevel::kError : runtime::LogLevel::kWarning,
+        absl::StrCat("kafka error ", rd_kafka_err2name(code), ": ", reason));
   }
 }
 
@@ -406,9 +413,10 @@ void OutboxRelay::Impl::HandleDelivery(const rd_kafka_message_t& message) {
   if (!failure_pending_) {
     failure_pending_ = true;
     Backoff();
-    Log(absl::StrCat("delivery of outbox entry ", sequence, " failed (",
-                     rd_kafka_err2name(message.err), "); publishing again from the first "
-                     "undelivered entry"));
+    RelayLog(runtime::LogLevel::kWarning,
+             absl::StrCat("delivery of outbox entry ", sequence, " failed (",
+                          rd_kafka_err2name(message.err),
+                          "); publishing again from the first undelivered entry"));
   }
 }
 
@@ -425,8 +433,9 @@ void OutboxRelay::Impl::NoteDeliveredOffset(const char* topic, int32_t partition
   // at or below one acknowledged before means the partition's log was reset under us.
   if (offset <= offsets[partition]) {
     if (!loss_suspected_) {
-      Log(absl::StrCat(topic, "[", partition, "] acknowledged offset ", offset,
-                       " after offset ", offsets[partition], ": the broker lost records"));
+      RelayLog(runtime::LogLevel::kWarning,
+               absl::StrCat(topic, "[", partition, "] acknowledged offset ", offset,
+                            " after offset ", offsets[partition], ": the broker lost records"));
     }
     loss_suspected_ = true;
     return;
@@ -441,7 +450,7 @@ bool OutboxRelay::Impl::CreateProducer() {
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (producer_ == nullptr) {
     rd_kafka_conf_destroy(conf);
-    Log(absl::StrCat("cannot create the producer: ", errstr));
+    RelayLog(runtime::LogLevel::kError, absl::StrCat("cannot create the producer: ", errstr));
     return false;
   }
   fatal_ = false;
@@ -472,8 +481,9 @@ void OutboxRelay::Impl::CheckFatal() {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR && !fatal_) return;
   // A fatal idempotence error (e.g. a restarted broker that does not know our producer id)
   // leaves this producer unusable for good; a new one starts a new producer id.
-  Log(absl::StrCat("fatal producer error ", rd_kafka_err2name(err), ": ", reason,
-                   "; replacing the producer"));
+  RelayLog(runtime::LogLevel::kWarning,
+           absl::StrCat("fatal producer error ", rd_kafka_err2name(err), ": ", reason,
+                        "; replacing the producer"));
   DiscardProducer();
   Backoff();
 }
@@ -499,11 +509,13 @@ void OutboxRelay::Impl::RecoverFromLoss() {
   if (absl::Now() < retry_at_) return;
   absl::StatusOr<uint64_t> requeued = store_.RequeueAllForPublication();
   if (!requeued.ok()) {
-    Log(absl::StrCat("cannot requeue the event log: ", std::string(requeued.status().message())));
+    RelayLog(runtime::LogLevel::kError, absl::StrCat("cannot requeue the event log: ",
+                                                     std::string(requeued.status().message())));
     Backoff();
     return;
   }
-  Log(absl::StrCat("publishing all ", *requeued, " stored events again"));
+  RelayLog(runtime::LogLevel::kInfo,
+           absl::StrCat("publishing all ", *requeued, " stored events again"));
   requeue_pending_ = false;
   cursor_ = 0;
   confirmed_through_ = 0;
@@ -560,7 +572,8 @@ bool OutboxRelay::Impl::LostRecords(const Offsets& offsets, uint64_t generation)
       cluster_id_ = current;
       cluster_generation_ = generation;
     } else if (current != cluster_id_) {
-      Log("the Kafka cluster id changed: the broker lost records");
+      RelayLog(runtime::LogLevel::kWarning,
+               "the Kafka cluster id changed: the broker lost records");
       return true;
     }
   }
@@ -588,7 +601,9 @@ bool OutboxRelay::Impl::LostRecords(const Offsets& offsets, uint64_t generation)
       const int64_t delivered = offsets.find(std::string_view(end.topic))->second[end.partition];
       // acks=all: a delivered record stays below the end offset for as long as it exists.
       if (end.offset <= delivered) {
-        Log(absl::StrCat(end.topic, "[", end.partition, "] ends at offset ", end.offset,
+        RelayLog(
+            runtime::LogLevel::kWarning,
+            absl::StrCat(end.topic, "[", end.partition, "] ends at offset ", end.offset,
                          " but offset ", delivered, " was delivered: the broker lost records"));
         lost = true;
       }
@@ -623,7 +638,8 @@ void OutboxRelay::Impl::ProduceMore() {
       probing_ ? 1 : std::min(kReadBatch, options_.max_in_flight - window_.size());
   absl::StatusOr<std::vector<storage::OutboxEntry>> entries = store_.ReadOutbox(cursor_, limit);
   if (!entries.ok()) {
-    Log(absl::StrCat("cannot read the outbox: ", std::string(entries.status().message())));
+    RelayLog(runtime::LogLevel::kError,
+             absl::StrCat("cannot read the outbox: ", std::string(entries.status().message())));
     Backoff();
     return;
   }
@@ -644,8 +660,9 @@ void OutboxRelay::Impl::ProduceMore() {
     if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_ = true;
     failure_pending_ = true;
     Backoff();
-    Log(absl::StrCat("producer refused outbox entry ", entry.sequence, ": ",
-                     rd_kafka_err2name(err)));
+    RelayLog(runtime::LogLevel::kWarning,
+             absl::StrCat("producer refused outbox entry ", entry.sequence, ": ",
+                          rd_kafka_err2name(err)));
     break;
   }
 }
@@ -692,8 +709,9 @@ void OutboxRelay::Impl::RemoveDelivered(bool force) {
   absl::Status removed = store_.RemoveFromOutbox(removable_);
   if (!removed.ok()) {
     // Kept for the next round; until then the entries could only be published again.
-    Log(absl::StrCat("cannot remove delivered entries from the outbox: ",
-                     std::string(removed.message())));
+    RelayLog(runtime::LogLevel::kError,
+             absl::StrCat("cannot remove delivered entries from the outbox: ",
+                          std::string(removed.message())));
     return;
   }
   removable_.clear();

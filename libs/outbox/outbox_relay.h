@@ -32,7 +32,8 @@
 //   back-off and holds back the entries after it; stats().delivery_failures keeps growing.
 // - The delivered offsets live in memory: a loss that happens while the relay is not running
 //   is not detected. Nothing else may requeue the outbox while the relay runs.
-// - Logs (stderr) carry no keys and no payloads.
+// - Logs are JSON lines (es::runtime::Log, component "outbox.relay"; librdkafka's own lines
+//   too, for the producer and the loss-check handle) and carry no keys and no payloads.
 //
 // Thread-safe: every method may be called from any thread. The store must outlive the relay,
 // and the outbox listener that calls Notify() must be cleared before the relay is destroyed.

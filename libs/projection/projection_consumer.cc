@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -14,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/eventing/status_macros.h"
+#include "libs/runtime/log.h"
+#include "libs/runtime/rdkafka_log.h"
 #include "libs/storage/view_store.h"
 
 namespace es::projection {
@@ -36,6 +37,9 @@ constexpr absl::Duration kAssignQueryBudget = absl::Seconds(5);
 constexpr absl::Duration kTargetRetryInterval = absl::Seconds(1);
 // The same consumer error is logged at most once per interval (a down broker repeats it).
 constexpr absl::Duration kErrorLogInterval = absl::Seconds(10);
+// How long re-positioning a partition whose log was replaced may wait for librdkafka.
+constexpr int kSeekTimeoutMs = 1000;
+constexpr char kLogComponent[] = "projection.consumer";
 
 // Set by the consumer itself: overriding any of these would break its guarantees.
 constexpr const char* kManagedSettings[] = {"bootstrap.servers",  "group.id",
@@ -67,41 +71,12 @@ bool IsConsumerOnlySetting(const std::string& name) {
                      [&](const char* prefix) { return name.starts_with(prefix); });
 }
 
-std::string JsonEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(c));
-          out += escaped;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
-
-// One JSON line on stderr. Until libs/runtime has a logger this is the component's only log
-// output. Callers pass topic, partition and offset at most: never record keys or values, and
-// never a projector's status message (it may quote the record).
-void Log(const char* level, const std::string& group, const std::string& message) {
-  std::string line =
-      absl::StrCat("{\"level\":\"", level, "\",\"component\":\"projection_consumer\",\"group\":\"",
-                   JsonEscape(group), "\",\"msg\":\"", JsonEscape(message), "\"}\n");
-  std::fwrite(line.data(), 1, line.size(), stderr);
+// Callers pass topics, partitions, offsets and versions at most: never record keys or values,
+// and never a projector's status message (it may quote the record).
+void ConsumerLog(runtime::LogLevel level, const std::string& group, std::string_view message,
+                 std::vector<runtime::LogField> fields = {}) {
+  fields.insert(fields.begin(), runtime::LogField("group", group));
+  runtime::Log(level, kLogComponent, message, fields);
 }
 
 std::string Where(const TopicPartition& tp) {
@@ -193,10 +168,13 @@ struct DeadLetter {
 struct Batch {
   RowMap rows;
   storage::Checkpoint next_offsets;
+  // Per partition in next_offsets: the fingerprint of the record at next offset - 1.
+  std::map<TopicPartition, std::string> fingerprints;
   std::vector<DeadLetter> dead_letters;
   size_t records = 0;
   uint64_t applied = 0;
   uint64_t duplicates = 0;
+  uint64_t gaps = 0;
   absl::Time first_record_at;
 
   bool empty() const { return records == 0; }
@@ -207,6 +185,35 @@ struct Watermarks {
   int64_t high = 0;
 };
 
+// A partition assigned one record before its stored offset, waiting for that record.
+struct ResumeCheck {
+  int64_t offset = 0;                            // stored offset - 1
+  std::string fingerprint;                       // stored with the offset
+  int64_t earliest = RD_KAFKA_OFFSET_BEGINNING;  // where to read from if the record differs
+};
+
+uint64_t Fnv1a64(std::string_view bytes, uint64_t hash) {
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+// What identifies a record well enough to tell whether an offset still holds it: its CloudEvents
+// id (the same for every publication of an event, different for every other event), else a
+// stable hash of key and value (std::hash and absl::Hash may differ between processes).
+std::string RecordFingerprint(const ConsumedRecord& record) {
+  for (const auto& [name, value] : record.headers) {
+    if (name == "ce_id" && !value.empty()) return absl::StrCat("id:", value);
+  }
+  // The key's length goes in first, so that ("ab", "c") and ("a", "bc") differ.
+  uint64_t hash = Fnv1a64(storage::EncodeBigEndian64(record.key.size()), 0xcbf29ce484222325ULL);
+  hash = Fnv1a64(record.key, hash);
+  hash = Fnv1a64(record.value, hash);
+  return absl::StrCat("fnv:", absl::Hex(hash, absl::kZeroPad16), ":", record.value.size());
+}
+
 }  // namespace
 
 std::string AppliedVersionKey(const std::string& group_id, const std::string& stream_id) {
@@ -214,6 +221,17 @@ std::string AppliedVersionKey(const std::string& group_id, const std::string& st
   std::string key = absl::StrCat("\x01", "applied/", group_id);
   key.push_back('\0');
   key += stream_id;
+  return key;
+}
+
+std::string ResumeFingerprintKey(const std::string& group_id, const std::string& topic,
+                                 int32_t partition) {
+  // Laid out like AppliedVersionKey; topics contain no NUL either.
+  std::string key = absl::StrCat("\x01", "fp/", group_id);
+  key.push_back('\0');
+  key += topic;
+  key.push_back('\0');
+  key += storage::EncodeBigEndian64(static_cast<uint64_t>(partition));
   return key;
 }
 
@@ -242,6 +260,15 @@ class ProjectionConsumer::Loop {
   void Assign(rd_kafka_topic_partition_list_t* partitions, bool cooperative);
   void Revoke(rd_kafka_topic_partition_list_t* partitions, bool cooperative);
   std::optional<Watermarks> QueryWatermarks(const TopicPartition& tp, absl::Time deadline);
+
+  // Reads the stored offsets of the group and, for the `partitions` that have one, the
+  // fingerprints stored with them; retries while RocksDB fails. False if Stop() came first.
+  bool ReadResumePoints(const rd_kafka_topic_partition_list_t& partitions,
+                        storage::Checkpoint* offsets,
+                        std::map<TopicPartition, std::string>* fingerprints);
+  // Settles a partition's pending ResumeCheck with its first record; false if the record was
+  // consumed by the check (it is the one applied last, or the partition was rewound).
+  bool CheckResumePoint(const ConsumedRecord& record);
 
   void HandleMessage(const rd_kafka_message_t& message);
   void HandleConsumerError(const rd_kafka_message_t& message);
@@ -274,6 +301,9 @@ class ProjectionConsumer::Loop {
   std::set<TopicPartition> assigned_;
   // Next offset whose effects are stored, per assigned partition (when known).
   std::map<TopicPartition, int64_t> positions_;
+  // Assigned partitions whose first record has yet to confirm that they are still the log
+  // their stored offset was read from.
+  std::map<TopicPartition, ResumeCheck> resume_checks_;
   // Caught-up tracking: start-up partitions not yet caught up, with their end offset then,
   // and those whose end offset could not be queried yet.
   bool startup_assignment_seen_ = false;
@@ -321,6 +351,7 @@ absl::Status ProjectionConsumer::Loop::Init() {
     rd_kafka_conf_destroy(conf);
     return status;
   }
+  runtime::UseJsonLogging(conf, kLogComponent);
   rd_kafka_conf_set_rebalance_cb(conf, &Loop::OnRebalance);
   rd_kafka_conf_set_offset_commit_cb(conf, &Loop::OnCommit);
   rd_kafka_conf_set_opaque(conf, this);
@@ -369,6 +400,7 @@ absl::Status ProjectionConsumer::Loop::CreateProducer() {
     rd_kafka_conf_destroy(conf);
     return status;
   }
+  runtime::UseJsonLogging(conf, kLogComponent);
   rd_kafka_conf_set_dr_msg_cb(conf, &Loop::OnDelivery);
   rd_kafka_conf_set_opaque(conf, this);
   char errstr[512];
@@ -420,7 +452,8 @@ void ProjectionConsumer::Loop::Run() {
   // Leaving the group runs the revoke callback here, which finds the batch already written.
   rd_kafka_resp_err_t err = rd_kafka_consumer_close(consumer_);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    Log("warn", group(), absl::StrCat("closing consumer: ", rd_kafka_err2str(err)));
+    ConsumerLog(runtime::LogLevel::kWarning, group(),
+                absl::StrCat("closing consumer: ", rd_kafka_err2str(err)));
   }
   DestroyClients();
 }
@@ -436,7 +469,8 @@ void ProjectionConsumer::Loop::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t e
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     loop->Revoke(partitions, cooperative);
   } else {
-    Log("error", loop->group(), absl::StrCat("rebalance failed: ", rd_kafka_err2str(err)));
+    ConsumerLog(runtime::LogLevel::kError, loop->group(),
+                absl::StrCat("rebalance failed: ", rd_kafka_err2str(err)));
     loop->Revoke(partitions, /*cooperative=*/false);
   }
 }
@@ -450,23 +484,43 @@ std::optional<Watermarks> ProjectionConsumer::Loop::QueryWatermarks(const TopicP
       consumer_, tp.first.c_str(), tp.second, &marks.low, &marks.high,
       static_cast<int>(std::min<int64_t>(budget_ms, INT32_MAX)));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    Log("warn", group(),
-        absl::StrCat("querying watermarks of ", Where(tp), ": ", rd_kafka_err2str(err)));
+    ConsumerLog(runtime::LogLevel::kWarning, group(),
+                absl::StrCat("querying watermarks of ", Where(tp), ": ", rd_kafka_err2str(err)));
     return std::nullopt;
   }
   return marks;
 }
 
+bool ProjectionConsumer::Loop::ReadResumePoints(
+    const rd_kafka_topic_partition_list_t& partitions, storage::Checkpoint* offsets,
+    std::map<TopicPartition, std::string>* fingerprints) {
+  absl::Duration backoff = kMinBackoff;
+  for (;;) {
+    absl::Status status = [&]() -> absl::Status {
+      ES_ASSIGN_OR_RETURN(*offsets, views_.ReadCheckpoint(group()));
+      fingerprints->clear();
+      for (int i = 0; i < partitions.cnt; ++i) {
+        TopicPartition tp{partitions.elems[i].topic, partitions.elems[i].partition};
+        if (!offsets->contains(tp)) continue;
+        ES_ASSIGN_OR_RETURN(std::optional<std::string> fingerprint,
+                            views_.Get(ResumeFingerprintKey(group(), tp.first, tp.second)));
+        if (fingerprint.has_value()) (*fingerprints)[tp] = *std::move(fingerprint);
+      }
+      return absl::OkStatus();
+    }();
+    if (status.ok()) return true;
+    ConsumerLog(runtime::LogLevel::kWarning, group(),
+                absl::StrCat("reading checkpoint: ", status.ToString()));
+    if (!WaitToRetry(backoff)) return false;
+  }
+}
+
 void ProjectionConsumer::Loop::Assign(rd_kafka_topic_partition_list_t* partitions,
                                       bool cooperative) {
-  absl::StatusOr<storage::Checkpoint> checkpoint = views_.ReadCheckpoint(group());
-  absl::Duration backoff = kMinBackoff;
-  while (!checkpoint.ok()) {
-    Log("warn", group(), absl::StrCat("reading checkpoint: ", checkpoint.status().ToString()));
-    // Stopping: leave the partitions unassigned; the consumer is about to close anyway.
-    if (!WaitToRetry(backoff)) return;
-    checkpoint = views_.ReadCheckpoint(group());
-  }
+  storage::Checkpoint checkpoint;
+  std::map<TopicPartition, std::string> fingerprints;
+  // Stopping: leave the partitions unassigned; the consumer is about to close anyway.
+  if (!ReadResumePoints(*partitions, &checkpoint, &fingerprints)) return;
 
   // Start-up is the first assignment with partitions in it: under cooperative-sticky a member
   // joining a group that already has members is first assigned nothing (the partitions are
@@ -477,32 +531,49 @@ void ProjectionConsumer::Loop::Assign(rd_kafka_topic_partition_list_t* partition
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& partition = partitions->elems[i];
     TopicPartition tp{partition.topic, partition.partition};
-    auto stored = checkpoint->find(tp);
+    auto stored = checkpoint.find(tp);
     std::optional<Watermarks> marks = QueryWatermarks(tp, query_deadline);
     // Start offsets are always explicit. OFFSET_INVALID would resume from Kafka's committed
     // offset when RocksDB has none, so a rebuilt (emptied) view store would silently skip
     // everything before it; OFFSET_BEGINNING costs an extra offset lookup that delays the
     // partition by 0.5-1 s on the mock.
-    int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+    const int64_t earliest = marks.has_value() ? marks->low : RD_KAFKA_OFFSET_BEGINNING;
+    int64_t start = earliest;
+    // Where the effects of this partition's records are stored up to (see positions_).
+    int64_t position = earliest;
     std::string from = "earliest";
-    if (stored != checkpoint->end()) {
-      if (marks.has_value() && (stored->second > marks->high || stored->second < marks->low)) {
+    if (stored != checkpoint.end()) {
+      const int64_t next = stored->second;
+      auto fingerprint = fingerprints.find(tp);
+      if (marks.has_value() && (next > marks->high || next < marks->low)) {
         // Past the end: the broker lost its log (the embedded broker restarted empty) and the
         // data is being published again. Before the start: retention removed it. Either way
         // the stored offset no longer points into this log.
-        start = marks->low;
-        from = absl::StrCat("earliest (stored offset ", stored->second, " is outside [", marks->low,
-                            ", ", marks->high, "])");
-      } else {
-        start = stored->second;
+        from = absl::StrCat("earliest (stored offset ", next, " is outside [", marks->low, ", ",
+                            marks->high, "])");
+      } else if (next == 0) {
+        start = position = 0;
         from = "checkpoint";
+      } else if (fingerprint == fingerprints.end()) {
+        // Written before checkpoints carried fingerprints: nothing tells whether this is
+        // still the same log, and reading it again only costs time.
+        from = absl::StrCat("earliest (no fingerprint stored with offset ", next, ")");
+      } else if (marks.has_value() && next - 1 < marks->low) {
+        // The record to compare with is gone, so the log cannot be confirmed; its earliest
+        // offset is the stored one anyway.
+        from = absl::StrCat("earliest (offset ", next - 1, " to verify is gone)");
+      } else {
+        start = next - 1;
+        // Unknown until the check: caught_up must not count a log that may be another one.
+        position = RD_KAFKA_OFFSET_INVALID;
+        resume_checks_[tp] = ResumeCheck{
+            .offset = next - 1, .fingerprint = fingerprint->second, .earliest = earliest};
+        from = "checkpoint (verifying the record before it)";
       }
-    } else if (marks.has_value()) {
-      start = marks->low;
     }
     partition.offset = start;
     assigned_.insert(tp);
-    if (start >= 0) positions_[tp] = start;
+    if (position >= 0) positions_[tp] = position;
     if (startup) {
       if (marks.has_value()) {
         startup_targets_[tp] = marks->high;
@@ -510,19 +581,21 @@ void ProjectionConsumer::Loop::Assign(rd_kafka_topic_partition_list_t* partition
         startup_unknown_.insert(tp);
       }
     }
-    Log("info", group(),
-        absl::StrCat("assigned ", Where(tp), " at offset ", start, " from ", from));
+    ConsumerLog(runtime::LogLevel::kInfo, group(),
+                absl::StrCat("assigned ", Where(tp), " at offset ", start, " from ", from));
   }
 
   if (cooperative) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_assign(consumer_, partitions)) {
-      Log("error", group(), absl::StrCat("incremental assign: ", rd_kafka_error_string(error)));
+      ConsumerLog(runtime::LogLevel::kError, group(),
+                  absl::StrCat("incremental assign: ", rd_kafka_error_string(error)));
       rd_kafka_error_destroy(error);
     }
   } else {
     rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, partitions);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log("error", group(), absl::StrCat("assign: ", rd_kafka_err2str(err)));
+      ConsumerLog(runtime::LogLevel::kError, group(),
+                  absl::StrCat("assign: ", rd_kafka_err2str(err)));
     }
   }
   UpdateCaughtUp();
@@ -541,25 +614,30 @@ void ProjectionConsumer::Loop::Revoke(rd_kafka_topic_partition_list_t* partition
     TopicPartition tp{partitions->elems[i].topic, partitions->elems[i].partition};
     assigned_.erase(tp);
     positions_.erase(tp);
+    resume_checks_.erase(tp);
     // A cooperative revocation moves the partition to another member: it no longer holds up
     // caught_up. A lost one, or an eager revocation, may well come back here.
     if (cooperative && !lost) {
       startup_targets_.erase(tp);
       startup_unknown_.erase(tp);
     }
-    Log("info", group(), absl::StrCat(lost ? "lost " : "revoked ", Where(tp)));
+    ConsumerLog(runtime::LogLevel::kInfo, group(),
+                absl::StrCat(lost ? "lost " : "revoked ", Where(tp)));
   }
   if (cooperative && partitions != nullptr) {
     if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer_, partitions)) {
-      Log("error", group(), absl::StrCat("incremental unassign: ", rd_kafka_error_string(error)));
+      ConsumerLog(runtime::LogLevel::kError, group(),
+                  absl::StrCat("incremental unassign: ", rd_kafka_error_string(error)));
       rd_kafka_error_destroy(error);
     }
   } else {
     assigned_.clear();
     positions_.clear();
+    resume_checks_.clear();
     rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, nullptr);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log("error", group(), absl::StrCat("unassign: ", rd_kafka_err2str(err)));
+      ConsumerLog(runtime::LogLevel::kError, group(),
+                  absl::StrCat("unassign: ", rd_kafka_err2str(err)));
     }
   }
   UpdateCaughtUp();
@@ -570,9 +648,9 @@ void ProjectionConsumer::Loop::OnCommit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t 
                                         void* opaque) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   auto* loop = static_cast<Loop*>(opaque);
-  Log("warn", loop->group(),
-      absl::StrCat("committing offsets to Kafka (RocksDB keeps the real ones): ",
-                   rd_kafka_err2str(err)));
+  ConsumerLog(runtime::LogLevel::kWarning, loop->group(),
+              absl::StrCat("committing offsets to Kafka (RocksDB keeps the real ones): ",
+                           rd_kafka_err2str(err)));
 }
 
 void ProjectionConsumer::Loop::HandleMessage(const rd_kafka_message_t& message) {
@@ -603,8 +681,62 @@ void ProjectionConsumer::Loop::HandleMessage(const rd_kafka_message_t& message) 
                                             : std::string(static_cast<const char*>(value), size));
     }
   }
+  if (!CheckResumePoint(record)) return;
   if (batch_.empty()) batch_.first_record_at = absl::Now();
   if (!ProcessRecord(record)) AbandonBatch();
+}
+
+bool ProjectionConsumer::Loop::CheckResumePoint(const ConsumedRecord& record) {
+  const TopicPartition tp{record.topic, record.partition};
+  auto check = resume_checks_.find(tp);
+  if (check == resume_checks_.end()) return true;
+  ResumeCheck expected = std::move(check->second);
+  resume_checks_.erase(check);
+  if (record.offset < expected.offset) {
+    // Only auto.offset.reset moves a partition below where it was assigned: the offset was out
+    // of range (a new, shorter log), and reading continues from the new log's earliest offset.
+    positions_[tp] = record.offset;
+    return true;
+  }
+  if (record.offset == expected.offset) {  // MUTANT
+    // The record applied last: this is the same log, and reading goes on after it.
+    positions_[tp] = record.offset + 1;
+    UpdateCaughtUp();
+    return false;
+  }
+  // Another record at that offset, or none (a gap in the offsets): the log was replaced since
+  // the checkpoint was stored, and its records before the stored offset were never read.
+  ConsumerLog(runtime::LogLevel::kWarning, group(),
+              absl::StrCat("the record before the stored offset of ", Where(tp),
+                           " is not the one applied there (the broker lost its log?); reading the "
+                           "partition again from its earliest offset"),
+              {{"topic", tp.first},
+               {"partition", absl::StrCat(tp.second)},
+               {"offset", absl::StrCat(expected.offset)},
+               {"found_offset", absl::StrCat(record.offset)}});
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = expected.earliest;
+  // With a timeout, records already fetched from the old position are never handed out after
+  // the seek. A timeout only means the confirmation came late: the seek itself is queued.
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(consumer_, list, kSeekTimeoutMs);
+  rd_kafka_resp_err_t err = error != nullptr ? rd_kafka_error_code(error) : list->elems[0].err;
+  if (error != nullptr) rd_kafka_error_destroy(error);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    // Not expected for an assigned partition. Nothing after the stored offset may be applied
+    // before the partition was read from its start, so the check stays and the next record
+    // tries again.
+    ConsumerLog(runtime::LogLevel::kError, group(),
+                absl::StrCat("rewinding ", Where(tp), ": ", rd_kafka_err2str(err)));
+    resume_checks_[tp] = std::move(expected);
+    return false;
+  }
+  if (expected.earliest >= 0) {
+    positions_[tp] = expected.earliest;
+  } else {
+    positions_.erase(tp);
+  }
+  return false;
 }
 
 void ProjectionConsumer::Loop::HandleConsumerError(const rd_kafka_message_t& message) {
@@ -620,8 +752,8 @@ void ProjectionConsumer::Loop::HandleConsumerError(const rd_kafka_message_t& mes
     where = absl::StrCat(" (", Where({rd_kafka_topic_name(message.rkt), message.partition}), ")");
   }
   // For error events the payload is librdkafka's error text, not record data.
-  Log("warn", group(),
-      absl::StrCat("consumer error", where, ": ", rd_kafka_message_errstr(&message)));
+  ConsumerLog(runtime::LogLevel::kWarning, group(),
+              absl::StrCat("consumer error", where, ": ", rd_kafka_message_errstr(&message)));
 }
 
 bool ProjectionConsumer::Loop::ProcessRecord(const ConsumedRecord& record) {
@@ -629,12 +761,13 @@ bool ProjectionConsumer::Loop::ProcessRecord(const ConsumedRecord& record) {
   for (absl::Status status = DecideRecord(record); !status.ok(); status = DecideRecord(record)) {
     // RocksDB failed: not the record's fault, so neither dead-letter nor skip it. Retry the
     // same record until storage recovers.
-    Log("warn", group(),
-        absl::StrCat("reading views at ", Where({record.topic, record.partition}), " offset ",
-                     record.offset, ": ", status.ToString()));
+    ConsumerLog(runtime::LogLevel::kWarning, group(),
+                absl::StrCat("reading views at ", Where({record.topic, record.partition}),
+                             " offset ", record.offset, ": ", status.ToString()));
     if (!WaitToRetry(backoff)) return false;
   }
   batch_.next_offsets[{record.topic, record.partition}] = record.offset + 1;
+  batch_.fingerprints[{record.topic, record.partition}] = RecordFingerprint(record);
   ++batch_.records;
   return true;
 }
@@ -663,6 +796,20 @@ absl::Status ProjectionConsumer::Loop::DecideRecord(const ConsumedRecord& record
     ++batch_.duplicates;
     return absl::OkStatus();
   }
+  if (projection->version > applied_version + 1 && !owner_.options_.allow_version_gaps) {
+    // Versions in between are missing here (e.g. records that reached a new broker before the
+    // relay noticed it had lost its log, ahead of the republished history): the
+    // re-publication brings them, and this one after them.
+    ++batch_.gaps;
+    ConsumerLog(runtime::LogLevel::kDebug, group(),
+                "version gap: record skipped until the versions before it arrive",
+                {{"topic", record.topic},
+                 {"partition", absl::StrCat(record.partition)},
+                 {"offset", absl::StrCat(record.offset)},
+                 {"applied_version", absl::StrCat(applied_version)},
+                 {"version", absl::StrCat(projection->version)}});
+    return absl::OkStatus();
+  }
   for (storage::ViewWrite& write : projection->writes) {
     batch_.rows[std::move(write.key)] = std::move(write.value);
   }
@@ -674,9 +821,9 @@ absl::Status ProjectionConsumer::Loop::DecideRecord(const ConsumedRecord& record
 void ProjectionConsumer::Loop::AddDeadLetter(const ConsumedRecord& record,
                                              const absl::Status& reason) {
   // The reason itself may quote the record, so only its code is logged.
-  Log("warn", group(),
-      absl::StrCat("dead-lettering ", Where({record.topic, record.partition}), " offset ",
-                   record.offset, ": ", absl::StatusCodeToString(reason.code())));
+  ConsumerLog(runtime::LogLevel::kWarning, group(),
+              absl::StrCat("dead-lettering ", Where({record.topic, record.partition}), " offset ",
+                           record.offset, ": ", absl::StatusCodeToString(reason.code())));
   batch_.dead_letters.push_back(DeadLetter{record, std::string(reason.message())});
   // Produced now, so delivery overlaps with the rest of the batch; FlushBatch waits for it.
   ProduceDeadLetter(batch_.dead_letters.size() - 1);
@@ -712,7 +859,8 @@ void ProjectionConsumer::Loop::ProduceDeadLetter(size_t index) {
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_headers_destroy(headers);  // ownership passes to librdkafka only on success
     letter.delivery = Delivery::kFailed;
-    Log("warn", group(),
+    ConsumerLog(
+        runtime::LogLevel::kWarning, group(),
         absl::StrCat("producing to dead-letter topic ", topic, ": ", rd_kafka_err2str(err)));
   }
 }
@@ -729,9 +877,9 @@ void ProjectionConsumer::Loop::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_mes
     return;
   }
   letter.delivery = Delivery::kFailed;
-  Log("warn", loop->group(),
-      absl::StrCat("dead letter not delivered to ", loop->owner_.options_.dead_letter_topic, ": ",
-                   rd_kafka_err2str(message->err)));
+  ConsumerLog(runtime::LogLevel::kWarning, loop->group(),
+              absl::StrCat("dead letter not delivered to ", loop->owner_.options_.dead_letter_topic,
+                           ": ", rd_kafka_err2str(message->err)));
 }
 
 bool ProjectionConsumer::Loop::DeliverDeadLetters() {
@@ -755,14 +903,15 @@ bool ProjectionConsumer::Loop::DeliverDeadLetters() {
     if (producer_ != nullptr &&
         rd_kafka_fatal_error(producer_, reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // An idempotent producer that hit a fatal error accepts nothing more: replace it.
-      Log("error", group(), absl::StrCat("dead-letter producer failed fatally: ", reason));
+      ConsumerLog(runtime::LogLevel::kError, group(),
+                  absl::StrCat("dead-letter producer failed fatally: ", reason));
       rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
       rd_kafka_destroy(producer_);
       producer_ = nullptr;
     }
     if (producer_ == nullptr) {
       if (absl::Status status = CreateProducer(); !status.ok()) {
-        Log("error", group(), status.ToString());
+        ConsumerLog(runtime::LogLevel::kError, group(), status.ToString());
         continue;
       }
     }
@@ -781,11 +930,16 @@ bool ProjectionConsumer::Loop::FlushBatch(bool commit_to_kafka) {
   std::vector<storage::ViewWrite> writes;
   writes.reserve(batch_.rows.size());
   for (auto& [key, value] : batch_.rows) writes.push_back({key, std::move(value)});
+  // Stored with the offsets, so that the next assignment can tell whether the log is the same.
+  for (auto& [tp, fingerprint] : batch_.fingerprints) {
+    writes.push_back({ResumeFingerprintKey(group(), tp.first, tp.second), std::move(fingerprint)});
+  }
   absl::Duration backoff = kMinBackoff;
   for (;;) {
     absl::Status status = views_.ApplyWithCheckpoint(writes, group(), batch_.next_offsets);
     if (status.ok()) break;
-    Log("warn", group(), absl::StrCat("storing batch: ", status.ToString()));
+    ConsumerLog(runtime::LogLevel::kWarning, group(),
+                absl::StrCat("storing batch: ", status.ToString()));
     if (!WaitToRetry(backoff)) return false;
   }
 
@@ -793,6 +947,7 @@ bool ProjectionConsumer::Loop::FlushBatch(bool commit_to_kafka) {
     absl::MutexLock lock(&owner_.stats_mu_);
     owner_.stats_.applied += batch_.applied;
     owner_.stats_.duplicates_skipped += batch_.duplicates;
+    owner_.stats_.gaps_skipped += batch_.gaps;
     owner_.stats_.dead_lettered += batch_.dead_letters.size();
     ++owner_.stats_.batches;
   }
@@ -816,16 +971,17 @@ void ProjectionConsumer::Loop::CommitToKafka(const storage::Checkpoint& offsets)
     // Async: the result arrives in OnCommit. Only lag monitoring reads these offsets.
     rd_kafka_resp_err_t err = rd_kafka_commit(consumer_, list, /*async=*/1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log("warn", group(), absl::StrCat("committing offsets to Kafka: ", rd_kafka_err2str(err)));
+      ConsumerLog(runtime::LogLevel::kWarning, group(),
+                  absl::StrCat("committing offsets to Kafka: ", rd_kafka_err2str(err)));
     }
   }
   rd_kafka_topic_partition_list_destroy(list);
 }
 
 void ProjectionConsumer::Loop::AbandonBatch() {
-  Log("warn", group(),
-      absl::StrCat("stopping with an unwritten batch of ", batch_.records,
-                   " records; they will be read again from the stored offsets"));
+  ConsumerLog(runtime::LogLevel::kWarning, group(),
+              absl::StrCat("stopping with an unwritten batch of ", batch_.records,
+                           " records; they will be read again from the stored offsets"));
   abandoned_ = true;
   batch_ = Batch();
 }
@@ -843,7 +999,8 @@ void ProjectionConsumer::Loop::UpdateCaughtUp() {
   }
   if (startup_targets_.empty()) {
     owner_.caught_up_.store(true, std::memory_order_release);
-    Log("info", group(), "caught up with the end offsets seen at start-up");
+    ConsumerLog(runtime::LogLevel::kInfo, group(),
+                "caught up with the end offsets seen at start-up");
   }
 }
 

@@ -8,6 +8,27 @@
 // per stream and the next offsets of the batch's partitions go into ONE RocksDB batch
 // (ViewStore::ApplyWithCheckpoint). On (re)assignment a partition resumes at the offset stored
 // in RocksDB, so Kafka's committed offsets are informational only (lag monitoring).
+//
+// A stored offset only means something in the log it was read from. When the embedded broker
+// restarts empty and the relays publish the whole history again, offset N of the new log holds
+// other records, and resuming there would skip the new log's records before N for good. So each
+// partition's checkpoint carries a fingerprint of the record just before it (its ce_id header,
+// else a hash of key and value), written in the same batch. On assignment with a stored offset
+// N > 0 the consumer starts at N - 1 and compares: the same record there means the same log,
+// and reading goes on at N without projecting it again; another record, none (N - 1 removed by
+// retention) or no stored fingerprint means another log, and the partition is read again from
+// its earliest offset, where the per-stream version check skips what was applied already.
+//
+// Versions are applied contiguously per stream: a record is applied only if its version is the
+// stream's applied version + 1. The relay can put records that reached a new broker before it
+// noticed the loss ahead of the republished history (a consumer may see v21..v25, then
+// v1..v25); applying v21 on top of v18 and then dropping v19..v20 as duplicates would leave the
+// views without them. A record beyond the next version is skipped as a gap (ConsumerStats::
+// gaps_skipped) and applied when the re-publication delivers the versions before it. Consumers
+// of topics whose history retention may truncate set ConsumerOptions::allow_version_gaps.
+//
+// Logs are JSON lines (es::runtime::Log, component "projection.consumer"; librdkafka's own lines
+// too) and name topics, partitions, offsets and versions, never record keys or values.
 
 #include <atomic>
 #include <cstddef>
@@ -56,8 +77,10 @@ struct Projection {
   // The event's stream. Must be non-empty and unique across every topic this consumer reads
   // (qualify it, e.g. "referral/<id>", if two topics may share ids).
   std::string stream_id;
-  // The event's version in that stream (>= 1). A record whose version is <= the highest
-  // version already applied for the stream is a duplicate and changes nothing.
+  // The event's version in that stream (>= 1). Producers number each stream 1, 2, 3, ... and
+  // publish every version. A record whose version is <= the highest version already applied for
+  // the stream is a duplicate and changes nothing; one above applied + 1 is a gap and is
+  // skipped too (see ConsumerOptions::allow_version_gaps).
   int64_t version = 0;
   // Rows to write. Keys starting with '\x01' are reserved for the consumer's own rows.
   std::vector<storage::ViewWrite> writes;
@@ -81,6 +104,16 @@ struct ConsumerOptions {
   size_t max_batch = 1000;        // records per RocksDB batch
   // Longest a consumed record waits for its batch to fill before the batch is written.
   absl::Duration max_batch_wait = absl::Milliseconds(20);
+  // false (default): a record whose version is above its stream's applied version + 1 is
+  // skipped (a gap: earlier versions are missing and will come with a re-publication, as after
+  // a broker loss); the stream's later records wait for them, since a view built over a gap
+  // would be wrong. The price: a record that is dead-lettered (so never applied) holds back
+  // every later version of its stream, counted in gaps_skipped, until the projector is fixed
+  // and the stream's records are read again (rebuild the views).
+  // true: any version above the applied one is applied, and versions skipped over are later
+  // dropped as duplicates. For topics whose history retention may truncate (no re-publication
+  // can fill the gap), and for consumers that tolerate missing events.
+  bool allow_version_gaps = false;
   // Extra librdkafka settings (e.g. session.timeout.ms in tests, security.* in production).
   // Consumer-only settings (group.*, session.*, heartbeat.*, fetch.*, queued.*, ...) go to the
   // consumer only; the rest go to both the consumer and the dead-letter producer. Settings the
@@ -91,21 +124,30 @@ struct ConsumerOptions {
 struct ConsumerStats {
   uint64_t applied = 0;             // records whose writes were stored
   uint64_t duplicates_skipped = 0;  // records at or below their stream's applied version
-  uint64_t dead_lettered = 0;       // records the projector rejected, delivered to the DLQ
-  uint64_t batches = 0;             // RocksDB batches written
-  bool caught_up = false;           // see ProjectionConsumer::caught_up()
+  // Records beyond their stream's applied version + 1, skipped (allow_version_gaps = false).
+  uint64_t gaps_skipped = 0;
+  uint64_t dead_lettered = 0;  // records the projector rejected, delivered to the DLQ
+  uint64_t batches = 0;        // RocksDB batches written
+  bool caught_up = false;      // see ProjectionConsumer::caught_up()
 };
 
 // The view key holding the highest version of `stream_id` applied by consumer group
 // `group_id` (8 bytes, big-endian). Written in the same batch as the view rows.
 std::string AppliedVersionKey(const std::string& group_id, const std::string& stream_id);
 
+// The view key holding the fingerprint of the record at offset `next_offset - 1` of one
+// partition, where next_offset is the offset stored for it by consumer group `group_id`.
+// Written in the same batch as the offset.
+std::string ResumeFingerprintKey(const std::string& group_id, const std::string& topic,
+                                 int32_t partition);
+
 // Owns one librdkafka consumer, one dead-letter producer and the thread that polls them.
 // Thread-safe: every public method may be called from any thread. `db` and `projector` must
 // outlive this object; the projector is called on the consumer's thread only.
 //
 // Delivery: a record's view writes are stored at most once (per-stream version check) and at
-// least once (offsets advance only with the writes). Dead-letter records are delivered at
+// least once (offsets advance only with the writes; a replaced log is read again from its
+// start). Dead-letter records are delivered at
 // least once: they are acknowledged by the broker before the offsets that pass them are stored.
 // While RocksDB or the dead-letter topic fails, the consumer retries with backoff and does not
 // move on.

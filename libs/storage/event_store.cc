@@ -51,6 +51,11 @@ void EventStore::SetOutboxListener(std::function<void()> listener) {
   outbox_listener_ = std::move(listener);
 }
 
+void EventStore::SetFeedListener(std::function<void()> listener) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  feed_listener_ = std::move(listener);
+}
+
 void EventStore::AppendAsync(AppendRequest request, AppendCallback done) {
   if (request.stream_id.empty() || request.stream_id.find('\0') != std::string::npos) {
     done(absl::InvalidArgumentError("stream_id: must be non-empty and contain no NUL"));
@@ -100,6 +105,7 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
   const uint64_t first_sequence = next_sequence_;
   uint64_t sequence = next_sequence_;
   bool outbox_grew = false;
+  bool feed_grew = false;
 
   for (Pending& pending : group) {
     AppendRequest& request = pending.request;
@@ -175,6 +181,10 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
     head.set_version(new_version);
     head.set_state(std::move(request.state));
     batch.Put(db_.handle(Family::kStreams), request.stream_id, head.SerializeAsString());
+    for (const auto& [prefix, value] : request.feed_rows) {
+      batch.Put(db_.handle(Family::kViews), prefix + EncodeBigEndian64(sequence - 1), value);
+      feed_grew = true;
+    }
     for (const ViewWrite& write : request.view_writes) {
       if (write.value.has_value()) {
         batch.Put(db_.handle(Family::kViews), write.key, *write.value);
@@ -205,20 +215,22 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
       }
       sequence = first_sequence;
       outbox_grew = false;
+      feed_grew = false;
     }
   }
   next_sequence_ = sequence;
 
   for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
 
-  if (outbox_grew) {
-    std::function<void()> listener;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      listener = outbox_listener_;
-    }
-    if (listener) listener();
+  std::function<void()> outbox_listener;
+  std::function<void()> feed_listener;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (outbox_grew) outbox_listener = outbox_listener_;
+    if (feed_grew) feed_listener = feed_listener_;
   }
+  if (outbox_listener) outbox_listener();
+  if (feed_listener) feed_listener();
 }
 
 absl::StatusOr<std::optional<eventing::v1::StreamHead>> EventStore::ReadHead(

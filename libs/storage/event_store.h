@@ -15,6 +15,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,10 @@ struct AppendRequest {
   std::vector<ViewWrite> view_writes;               // the service's own view rows
   std::string idempotency_key;                      // empty: none
   std::string fingerprint;                          // of the command, checked on key reuse
+  // Feed rows: each is written to the views as <prefix><commit sequence, big-endian 8 bytes>,
+  // the sequence of this append's last event. Keys thus follow commit order exactly, which a
+  // reader tailing a feed relies on (no key ever appears behind one it has already passed).
+  std::vector<std::pair<std::string, std::string>> feed_rows;  // (prefix, value)
 };
 
 struct AppendResult {
@@ -90,6 +95,8 @@ class EventStore {
 
   // Called on the writer thread after each commit that added outbox entries. Set before use.
   void SetOutboxListener(std::function<void()> listener);
+  // Called on the writer thread after each commit that wrote feed rows. Set before use.
+  void SetFeedListener(std::function<void()> listener);
 
   // Stops taking appends; the queued ones are committed first.
   void Shutdown();
@@ -115,6 +122,7 @@ class EventStore {
   std::deque<Pending> queue_;  // guarded by mutex_
   bool stopping_ = false;      // guarded by mutex_
   std::function<void()> outbox_listener_;  // guarded by mutex_
+  std::function<void()> feed_listener_;    // guarded by mutex_
   std::thread writer_;
 };
 

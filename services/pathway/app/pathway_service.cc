@@ -80,7 +80,8 @@ PathwayService::PathwayService(es::storage::EventStore& store, es::storage::View
       executor_(store, decider, clock, {.topic = options.topic, .source = options.source},
                 {.view_rows = views::RowsForChange,
                  .occurred_at = OccurredAt,
-                 .event_id = EventIdFor}) {}
+                 .event_id = EventIdFor,
+                 .feed_rows = {}}) {}
 
 absl::CivilDay PathwayService::Today() const { return DayOf(clock_.Now()); }
 absl::CivilDay PathwayService::DayOf(absl::Time t) const { return clinical::CivilDayIn(t, zone_); }

@@ -52,7 +52,10 @@ ReferralService::ReferralService(es::storage::EventStore& store, es::storage::Vi
       decider_(decider),
       pseudonymizer_(pseudonymizer),
       executor_(store, decider, clock, {.topic = options.topic, .source = options.source},
-                {.view_rows = views::RowsForChange, .occurred_at = OccurredAt, .event_id = {}}) {}
+                {.view_rows = views::RowsForChange,
+                 .occurred_at = OccurredAt,
+                 .event_id = {},
+                 .feed_rows = {}}) {}
 
 void ReferralService::Execute(domain::ReferralCommand command, CommandContext context,
                               CommandCallback done) {

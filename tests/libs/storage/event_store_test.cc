@@ -165,6 +165,25 @@ TEST_F(EventStoreTest, GivenOutboxEntriesRemoved_WhenRequeued_ThenAllEventsAreBa
   EXPECT_EQ((*again)[2].event.event_id(), "b-1");
 }
 
+TEST_F(EventStoreTest, GivenFeedRows_WhenAppendsCommit_ThenFeedKeysFollowCommitOrder) {
+  std::vector<std::string> order;
+  for (const char* stream : {"b", "a", "c"}) {
+    AppendRequest request = Request(stream, 0, 2);
+    request.feed_rows.push_back({"feed/x/", stream});
+    ASSERT_THAT(store_->Append(request), IsOk());
+    order.push_back(stream);
+  }
+  ViewStore views(*db_);
+  auto rows = views.Scan("feed/x/", "", 10);
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_EQ(rows->size(), 3u);
+  for (size_t i = 0; i < rows->size(); ++i) {
+    EXPECT_EQ((*rows)[i].value, order[i]);
+    // The key ends with the sequence of the append's last event: 2, 4, 6.
+    EXPECT_EQ(DecodeBigEndian64((*rows)[i].key.substr(7)), 2 * (i + 1));
+  }
+}
+
 TEST_F(EventStoreTest, GivenReopenedStore_WhenAppending_ThenSequenceContinues) {
   ASSERT_THAT(store_->Append(Request("a", 0, 2)), IsOk());
   Reopen();
