@@ -71,6 +71,21 @@ int Occurrences(const std::vector<EffectivePoint>& points, const std::string& po
   return n;
 }
 
+// Order rule: one of the required points must be recorded, dated on or before `date`.
+absl::Status CheckOrder(const catalogue::v1::MeasurementPoint& point,
+                        const std::vector<EffectivePoint>& points, absl::CivilDay date) {
+  if (point.requires_any_of_size() == 0) return absl::OkStatus();
+  for (const std::string& required : point.requires_any_of()) {
+    for (const EffectivePoint& p : points) {
+      if (p.point_id == required && p.date <= date) return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("order rule: ", point.id(), " requires one of [",
+                   absl::StrJoin(point.requires_any_of(), ", "),
+                   "] to be recorded first, on or before its date"));
+}
+
 }  // namespace
 
 bool IsValidId(const std::string& id) { return es::IsValidId(id); }
@@ -83,8 +98,11 @@ std::vector<EffectivePoint> PathwayDecider::EffectivePoints(const State& state) 
         entry.what() != "PathwayStarted" && entry.what() != "PathwayEnded") {
       continue;
     }
+    // A corrected point keeps its place among same-day points: the version it was first
+    // recorded with, not the correction's.
+    const int64_t order = entry.order_version() != 0 ? entry.order_version() : entry.version();
     points.push_back(EffectivePoint{entry.point_id(), entry.kind(), es::FromProtoDate(entry.date()),
-                                    entry.outcome(), entry.version()});
+                                    entry.outcome(), order});
   }
   return points;
 }
@@ -161,12 +179,15 @@ PathwayDecider::State PathwayDecider::Evolve(State state, const Event& event) co
     case Event::kPointCorrected: {
       const v1::PointCorrected& e = event.point_corrected();
       catalogue::v1::PointKind kind = catalogue::v1::POINT_KIND_UNSPECIFIED;
+      int64_t order_version = 0;
       for (v1::TimelineEntry& old : *state.mutable_timeline()) {
         if (old.event_id() == e.corrects_event_id()) {
           old.set_superseded(true);
           kind = old.kind();
+          order_version = old.order_version() != 0 ? old.order_version() : old.version();
         }
       }
+      entry.set_order_version(order_version);
       entry.set_point_id(e.point_id());
       entry.set_kind(kind);
       entry.set_outcome(e.outcome());
@@ -319,17 +340,7 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
             return Invalid("outcome", absl::StrCat(c.point_id, " has no outcome"));
           }
           const std::vector<EffectivePoint> points = EffectivePoints(s);
-          if (point->requires_any_of_size() > 0) {
-            bool satisfied = false;
-            for (const std::string& required : point->requires_any_of()) {
-              satisfied = satisfied || Occurrences(points, required) > 0;
-            }
-            if (!satisfied) {
-              return Rule(absl::StrCat("order rule: ", c.point_id, " requires one of [",
-                                       absl::StrJoin(point->requires_any_of(), ", "),
-                                       "] to be recorded first"));
-            }
-          }
+          if (absl::Status st = CheckOrder(*point, points, c.date); !st.ok()) return st;
           const int occurrence = Occurrences(points, c.point_id) + 1;
           if (point->max_occurrences() > 0 && occurrence > point->max_occurrences()) {
             return Rule(absl::StrCat("occurrence rule: ", c.point_id, " may be recorded at most ",
@@ -366,6 +377,13 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
             bool known = false;
             for (const auto& o : point->outcomes()) known = known || o.code() == outcome;
             if (!known) return Invalid("outcome", "is not an outcome of this point");
+          } else if (!outcome.empty()) {
+            return Invalid("outcome", absl::StrCat(target->point_id(), " has no outcome"));
+          }
+          if (point != nullptr) {
+            if (absl::Status st = CheckOrder(*point, EffectivePoints(s), c.date); !st.ok()) {
+              return st;
+            }
           }
           v1::PointCorrected& e = *event.mutable_point_corrected();
           e.set_corrects_event_id(c.corrects_event_id);
