@@ -698,7 +698,7 @@ bool ProjectionConsumer::Loop::CheckResumePoint(const ConsumedRecord& record) {
     positions_[tp] = record.offset;
     return true;
   }
-  if (record.offset == expected.offset) {  // MUTANT
+  if (record.offset == expected.offset && RecordFingerprint(record) == expected.fingerprint) {
     // The record applied last: this is the same log, and reading goes on after it.
     positions_[tp] = record.offset + 1;
     UpdateCaughtUp();

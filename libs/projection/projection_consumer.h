@@ -124,11 +124,11 @@ struct ConsumerOptions {
 struct ConsumerStats {
   uint64_t applied = 0;             // records whose writes were stored
   uint64_t duplicates_skipped = 0;  // records at or below their stream's applied version
+  uint64_t dead_lettered = 0;       // records the projector rejected, delivered to the DLQ
+  uint64_t batches = 0;             // RocksDB batches written
+  bool caught_up = false;           // see ProjectionConsumer::caught_up()
   // Records beyond their stream's applied version + 1, skipped (allow_version_gaps = false).
   uint64_t gaps_skipped = 0;
-  uint64_t dead_lettered = 0;  // records the projector rejected, delivered to the DLQ
-  uint64_t batches = 0;        // RocksDB batches written
-  bool caught_up = false;      // see ProjectionConsumer::caught_up()
 };
 
 // The view key holding the highest version of `stream_id` applied by consumer group
@@ -147,8 +147,10 @@ std::string ResumeFingerprintKey(const std::string& group_id, const std::string&
 //
 // Delivery: a record's view writes are stored at most once (per-stream version check) and at
 // least once (offsets advance only with the writes; a replaced log is read again from its
-// start). Dead-letter records are delivered at
-// least once: they are acknowledged by the broker before the offsets that pass them are stored.
+// start). The projector sees duplicates and gaps too (the consumer learns a record's stream and
+// version from Project()), so a projector with side effects makes them idempotent. Dead-letter
+// records are delivered at least once: they are acknowledged by the broker before the offsets
+// that pass them are stored.
 // While RocksDB or the dead-letter topic fails, the consumer retries with backoff and does not
 // move on.
 class ProjectionConsumer {

@@ -1,9 +1,13 @@
 #include "libs/runtime/rdkafka_log.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "libs/runtime/log.h"
 
@@ -15,9 +19,12 @@ namespace {
 // opaque: the on_new() interceptor, which librdkafka calls first thing in rd_kafka_new(),
 // records it per handle, and the log callback looks the handle up.
 constexpr char kInterceptorName[] = "es.runtime.json_log";
-// For lines whose handle is not (or no longer) registered: those logged while the handle's
-// broker threads wind down after the on_destroy() interceptor has run.
+// For lines of a handle that is not registered (never expected).
 constexpr char kFallbackComponent[] = "kafka";
+// librdkafka calls on_destroy() early in rd_kafka_destroy(), while the handle's broker threads
+// may still log, so destroyed handles stay known for a while (bounded: handles come and go in
+// long-running services).
+constexpr size_t kDestroyedKept = 64;
 
 // Heap-allocated and never destroyed: librdkafka threads may still log while static objects
 // are being destroyed at exit (the embedded broker reaps mock clusters then).
@@ -25,6 +32,7 @@ struct Registry {
   std::mutex mu;
   std::set<std::string> components;                         // interned; pointers stay valid
   std::map<const rd_kafka_t*, const std::string*> clients;  // live handles
+  std::deque<std::pair<const rd_kafka_t*, const std::string*>> destroyed;  // newest last
 };
 
 Registry& GetRegistry() {
@@ -46,23 +54,34 @@ LogLevel FromSyslog(int level) {
 }
 
 void OnLog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
-  std::string component = kFallbackComponent;
+  const std::string* component = nullptr;  // interned: valid after the lock is released
   if (rk != nullptr) {
     Registry& registry = GetRegistry();
     std::lock_guard<std::mutex> lock(registry.mu);
     auto it = registry.clients.find(rk);
-    if (it != registry.clients.end()) component = *it->second;
+    if (it != registry.clients.end()) {
+      component = it->second;
+    } else {
+      auto old = std::find_if(registry.destroyed.rbegin(), registry.destroyed.rend(),
+                              [rk](const auto& entry) { return entry.first == rk; });
+      if (old != registry.destroyed.rend()) component = old->second;
+    }
   }
   // rd_kafka_name() only reads a field set before the handle's first log line; it is safe here
   // despite the rule against calling librdkafka from a log callback.
-  Log(FromSyslog(level), component, buf != nullptr ? buf : "",
+  Log(FromSyslog(level), component != nullptr ? *component : kFallbackComponent,
+      buf != nullptr ? buf : "",
       {{"fac", fac != nullptr ? fac : ""}, {"client", rk != nullptr ? rd_kafka_name(rk) : ""}});
 }
 
 rd_kafka_resp_err_t OnDestroy(rd_kafka_t* rk, void* /*ic_opaque*/) {
   Registry& registry = GetRegistry();
   std::lock_guard<std::mutex> lock(registry.mu);
-  registry.clients.erase(rk);
+  auto it = registry.clients.find(rk);
+  if (it == registry.clients.end()) return RD_KAFKA_RESP_ERR_NO_ERROR;
+  registry.destroyed.emplace_back(it->first, it->second);
+  if (registry.destroyed.size() > kDestroyedKept) registry.destroyed.pop_front();
+  registry.clients.erase(it);
   return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 

@@ -45,6 +45,15 @@ void Close(v1::Deadline& d, std::optional<absl::CivilDay> met_on,
   }
 }
 
+// A recorded breach is a fact: it keeps the day it was recorded even if a correction later
+// moves the deadline.
+void MarkBreach(v1::Deadline& d, const std::map<std::string, absl::CivilDay>& breaches) {
+  auto it = breaches.find(d.deadline_id());
+  if (it == breaches.end()) return;
+  d.set_breach_recorded(true);
+  *d.mutable_breached_on() = es::ToProtoDate(it->second);
+}
+
 }  // namespace
 
 bool RuleApplies(const catalogue::v1::DeadlineRule& rule, catalogue::v1::Setting setting,
@@ -94,7 +103,7 @@ std::vector<v1::Deadline> ComputeDeadlines(const DeadlineInputs& in) {
       d.set_rule_unconfirmed(rule.unconfirmed());
       const EffectivePoint* to = FirstAfter(sorted, from, rule.to_point());
       Close(d, to ? std::optional<absl::CivilDay>(to->date) : std::nullopt, in.closed_on);
-      d.set_breach_recorded(in.breaches_recorded.count(d.deadline_id()) > 0);
+      MarkBreach(d, in.breaches_recorded);
       std::optional<absl::CivilDay> until;
       if (d.has_closed_on()) until = es::FromProtoDate(d.closed_on());
       d.set_attributed_to_patient(PatientPostponedWithin(sorted, from.date, until));
@@ -120,7 +129,7 @@ std::vector<v1::Deadline> ComputeDeadlines(const DeadlineInputs& in) {
       }
     }
     Close(d, met_on, in.closed_on);
-    d.set_breach_recorded(in.breaches_recorded.count(d.deadline_id()) > 0);
+    MarkBreach(d, in.breaches_recorded);
     std::optional<absl::CivilDay> until;
     if (d.has_closed_on()) until = es::FromProtoDate(d.closed_on());
     d.set_attributed_to_patient(PatientPostponedWithin(sorted, *in.start_date, until));

@@ -6,6 +6,7 @@
 // event store are identical.
 
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -36,7 +37,7 @@ struct DeadlineInputs {
   std::optional<absl::CivilDay> start_date;
   std::optional<absl::CivilDay> legal_deadline;
   std::optional<absl::CivilDay> closed_on;            // pathway ended or transferred
-  std::set<std::string> breaches_recorded;            // deadline ids with a DeadlineBreached
+  std::map<std::string, absl::CivilDay> breaches_recorded;  // deadline id -> breached on
 };
 
 std::vector<v1::Deadline> ComputeDeadlines(const DeadlineInputs& inputs);

@@ -121,7 +121,11 @@ void PathwayDecider::Rederive(State& state) const {
   if (state.has_start_date()) in.start_date = es::FromProtoDate(state.start_date());
   for (const v1::Deadline& d : state.deadlines()) {
     if (d.kind() == v1::LEGAL) in.legal_deadline = es::FromProtoDate(d.due_date());
-    if (d.breach_recorded()) in.breaches_recorded.insert(d.deadline_id());
+    if (d.breach_recorded()) {
+      in.breaches_recorded[d.deadline_id()] = d.has_breached_on()
+                                                  ? es::FromProtoDate(d.breached_on())
+                                                  : es::FromProtoDate(d.due_date()) + 1;
+    }
   }
   if (state.has_end_date()) in.closed_on = es::FromProtoDate(state.end_date());
   std::vector<v1::Deadline> derived = ComputeDeadlines(in);
@@ -253,7 +257,10 @@ PathwayDecider::State PathwayDecider::Evolve(State state, const Event& event) co
     }
     case Event::kDeadlineBreached:
       for (v1::Deadline& d : *state.mutable_deadlines()) {
-        if (d.deadline_id() == event.deadline_breached().deadline_id()) d.set_breach_recorded(true);
+        if (d.deadline_id() == event.deadline_breached().deadline_id()) {
+          d.set_breach_recorded(true);
+          *d.mutable_breached_on() = event.deadline_breached().breached_on();
+        }
       }
       entry.set_detail(event.deadline_breached().deadline_id());
       *entry.mutable_date() = event.deadline_breached().breached_on();
@@ -380,9 +387,20 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           } else if (!outcome.empty()) {
             return Invalid("outcome", absl::StrCat(target->point_id(), " has no outcome"));
           }
-          if (point != nullptr) {
-            if (absl::Status st = CheckOrder(*point, EffectivePoints(s), c.date); !st.ok()) {
-              return st;
+          if (point != nullptr && rules != nullptr) {
+            // The corrected point must still follow what it requires, and every point that
+            // requires it must still follow it (or another of its alternatives).
+            std::vector<EffectivePoint> corrected = EffectivePoints(s);
+            const int64_t target_order =
+                target->order_version() != 0 ? target->order_version() : target->version();
+            for (EffectivePoint& p : corrected) {
+              if (p.point_id == target->point_id() && p.version == target_order) p.date = c.date;
+            }
+            if (absl::Status st = CheckOrder(*point, corrected, c.date); !st.ok()) return st;
+            for (const EffectivePoint& p : corrected) {
+              const auto* other = clinical::PathwayCatalogue::FindPoint(*rules, p.point_id);
+              if (other == nullptr) continue;
+              if (absl::Status st = CheckOrder(*other, corrected, p.date); !st.ok()) return st;
             }
           }
           v1::PointCorrected& e = *event.mutable_point_corrected();

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "libs/kafka/embedded_broker.h"
 #include "libs/outbox/cloud_event.h"
+#include "libs/runtime/log.h"
 #include "libs/storage/event_store.h"
 #include "libs/storage/rocks_db.h"
 #include "tests/libs/kafka/kafka_test_clients.h"
@@ -138,6 +139,8 @@ class OutboxRelayTest : public ::testing::Test {
     // Same switch as the Kafka test clients: KAFKA_TEST_DEBUG=eos,msg,broker for a trace.
     if (const char* debug = std::getenv("KAFKA_TEST_DEBUG"); debug != nullptr && *debug != '\0') {
       options.kafka_config.emplace_back("debug", debug);
+      // The relay's librdkafka lines go through es::runtime::Log, debug ones at kDebug.
+      runtime::SetMinLogLevel(runtime::LogLevel::kDebug);
     }
     return options;
   }

@@ -33,6 +33,7 @@ using ::es::testing::StatusIs;
 using ::es::testing::TempDir;
 using ::testing::Contains;
 using ::testing::Pair;
+using ::testing::StartsWith;
 
 constexpr char kTopic[] = "test.events.v1";
 constexpr char kDeadLetterTopic[] = "test.events.v1.dlq";
@@ -43,9 +44,9 @@ constexpr char kBadValue[] = "value is not stream:version:payload";
 constexpr absl::Duration kWait = absl::Seconds(20);
 
 // Test projector: value "stream:version:payload". Keeps, per stream, "count/<stream>" (events
-// applied) and, per event, "hits/<stream>/<version>" (times applied; must stay 1). Both are
-// read-modify-write through the ViewReader, so a count is only right if later records of a
-// batch see the writes of earlier ones.
+// applied) and "trail/<stream>" (the versions applied, in order: "1,2,3"), and, per event,
+// "hits/<stream>/<version>" (times applied; must stay 1). All are read-modify-write through the
+// ViewReader, so they are only right if later records of a batch see the writes of earlier ones.
 class CountingProjector : public Projector {
  public:
   absl::StatusOr<Projection> Project(const ConsumedRecord& record,
@@ -70,6 +71,11 @@ class CountingProjector : public Projector {
       }
       projection.writes.push_back({key, absl::StrCat(n + 1)});
     }
+    const std::string trail_key = absl::StrCat("trail/", parts[0]);
+    absl::StatusOr<std::optional<std::string>> trail = views.Get(trail_key);
+    if (!trail.ok()) return trail.status();
+    projection.writes.push_back({trail_key, trail->has_value() ? absl::StrCat(**trail, ",", version)
+                                                               : absl::StrCat(version)});
     return projection;
   }
 
@@ -128,10 +134,13 @@ class TestProducer {
                                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END),
               RD_KAFKA_RESP_ERR_NO_ERROR);
   }
-  // "stream:version:p" keyed by stream, to partition `stream_index % kPartitions`.
-  void ProduceEvent(int stream_index, int64_t version) {
-    Produce(Stream(stream_index), absl::StrCat(Stream(stream_index), ":", version, ":p"),
-            stream_index % kPartitions);
+  // "stream:version:p" keyed by stream, to partition `stream_index % kPartitions`; with a
+  // CloudEvents id header "<stream>@<version>" if `with_ce_id`.
+  void ProduceEvent(int stream_index, int64_t version, bool with_ce_id = false) {
+    const std::string stream = Stream(stream_index);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (with_ce_id) headers.emplace_back("ce_id", absl::StrCat(stream, "@", version));
+    Produce(stream, absl::StrCat(stream, ":", version, ":p"), stream_index % kPartitions, headers);
   }
   void Flush() {
     ASSERT_EQ(rd_kafka_flush(rk_, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -276,10 +285,11 @@ class ProjectionConsumerTest : public ::testing::Test {
     return StartConsumer(*db_, projector, Options());
   }
 
-  // Produces versions [from, to] of streams s0..s<streams-1>.
-  void ProduceEvents(int streams, int64_t from, int64_t to) {
+  // Produces versions [from, to] of streams s<first>..s<first+streams-1>.
+  void ProduceEvents(int streams, int64_t from, int64_t to, int first = 0,
+                     bool with_ce_id = false) {
     for (int64_t version = from; version <= to; ++version) {
-      for (int s = 0; s < streams; ++s) producer_->ProduceEvent(s, version);
+      for (int s = first; s < first + streams; ++s) producer_->ProduceEvent(s, version, with_ce_id);
     }
     producer_->Flush();
   }
@@ -293,9 +303,11 @@ class ProjectionConsumerTest : public ::testing::Test {
   std::string Count(int stream, storage::RocksDb* db = nullptr) const {
     return Row(absl::StrCat("count/", TestProducer::Stream(stream)), db);
   }
-  // Every event of streams [0, streams) and versions [1, versions] applied exactly once.
-  void ExpectEachAppliedOnce(int streams, int64_t versions, storage::RocksDb* db = nullptr) {
-    for (int s = 0; s < streams; ++s) {
+  // Every event of streams [first, first + streams) and versions [1, versions] applied exactly
+  // once.
+  void ExpectEachAppliedOnce(int streams, int64_t versions, storage::RocksDb* db = nullptr,
+                             int first = 0) {
+    for (int s = first; s < first + streams; ++s) {
       EXPECT_EQ(Count(s, db), absl::StrCat(versions)) << TestProducer::Stream(s);
       for (int64_t v = 1; v <= versions; ++v) {
         EXPECT_EQ(Row(absl::StrCat("hits/", TestProducer::Stream(s), "/", v), db), "1")
@@ -371,6 +383,10 @@ TEST_F(ProjectionConsumerTest, GivenStoppedConsumer_WhenRestarted_ThenResumesAtS
   ASSERT_THAT(stored, IsOk());
   for (const auto& [tp, offset] : *stored) {
     EXPECT_THAT(committed, Contains(Pair(tp.second, offset)));
+    // The record before each stored offset is fingerprinted in the same batch (no ce_id
+    // header here: a hash of key and value).
+    EXPECT_THAT(Row(ResumeFingerprintKey(kGroup, tp.first, tp.second)), StartsWith("fnv:"))
+        << tp.second;
   }
 
   CountingProjector second_projector;
@@ -379,7 +395,8 @@ TEST_F(ProjectionConsumerTest, GivenStoppedConsumer_WhenRestarted_ThenResumesAtS
 
   ASSERT_TRUE(WaitUntil([&] { return second->stats().applied == 24; }));
   EXPECT_EQ(second->stats().duplicates_skipped, 0u);
-  // Nothing before the stored offsets was even read again.
+  // Nothing before the stored offsets was even read again, and the record just before each,
+  // read to confirm that the log is the same, was not projected again.
   for (const auto& [stream, version] : second_projector.seen()) EXPECT_GT(version, 5) << stream;
   EXPECT_EQ(second_projector.seen().size(), 24u);
   ExpectEachAppliedOnce(8, 8);
@@ -496,6 +513,73 @@ TEST_F(ProjectionConsumerTest, GivenRunningConsumer_WhenBrokerRestartsEmpty_Then
   ASSERT_TRUE(WaitUntil([&] { return consumer->stats().applied == 48; }, absl::Seconds(3)));
   for (int s = 10; s < 14; ++s) EXPECT_EQ(Count(s), "2");
   ExpectEachAppliedOnce(8, 5);
+}
+
+TEST_F(ProjectionConsumerTest,
+       GivenStoppedConsumer_WhenBrokerRestartsEmptyAndOtherRecordsPassItsOffsets_ThenAllApplied) {
+  // s0..s9, 5 versions each: 15, 15, 10 and 10 records in partitions 0..3.
+  ProduceEvents(/*streams=*/10, 1, 5, /*first=*/0, /*with_ce_id=*/true);
+  CountingProjector first_projector;
+  auto first = StartConsumer(first_projector);
+  ASSERT_TRUE(WaitUntil([&] { return first->stats().applied == 50; }));
+  first->Stop();
+  ASSERT_EQ(StoredOffsetTotal(*db_), 50);
+
+  // The broker loses everything while the consumer is away, and other records (as relays
+  // republishing their history would produce) fill the new log beyond every stored offset:
+  // 20 records per partition, none of them the one applied at the stored offset - 1.
+  ASSERT_THAT(broker_->RestartEmpty(), IsOk());
+  ProduceEvents(/*streams=*/16, 1, 5, /*first=*/20, /*with_ce_id=*/true);
+
+  CountingProjector second_projector;
+  auto second = StartConsumer(second_projector);
+  ASSERT_TRUE(WaitUntil([&] { return second->stats().applied == 80; }))
+      << "applied " << second->stats().applied << " of the new log's 80 records";
+  ASSERT_TRUE(WaitUntil([&] { return second->caught_up(); }));
+  ConsumerStats stats = second->stats();
+  EXPECT_EQ(stats.applied, 80u);
+  EXPECT_EQ(stats.duplicates_skipped, 0u);
+  EXPECT_EQ(stats.gaps_skipped, 0u);
+  ExpectEachAppliedOnce(16, 5, nullptr, /*first=*/20);
+  ExpectEachAppliedOnce(10, 5);  // the views from the old log are untouched
+  EXPECT_EQ(StoredOffsetTotal(*db_), 80);
+  EXPECT_EQ(Row(ResumeFingerprintKey(kGroup, kTopic, 0)), "id:s32@5");  // last of partition 0
+}
+
+TEST_F(ProjectionConsumerTest, GivenVersionGap_WhenMissingVersionsFollow_ThenAppliedInOrder) {
+  // As after a broker loss: v4 reached the new broker before the republication of v3 and v4.
+  for (int64_t version : {1, 2, 4, 3, 4}) producer_->ProduceEvent(1, version);
+  producer_->Flush();
+  CountingProjector projector;
+
+  auto consumer = StartConsumer(projector);
+
+  ASSERT_TRUE(WaitUntil([&] { return consumer->caught_up(); }));
+  ConsumerStats stats = consumer->stats();
+  EXPECT_EQ(stats.applied, 4u);
+  EXPECT_EQ(stats.gaps_skipped, 1u);
+  EXPECT_EQ(stats.duplicates_skipped, 0u);
+  EXPECT_EQ(stats.dead_lettered, 0u);
+  EXPECT_EQ(Row("trail/s1"), "1,2,3,4");
+  ExpectEachAppliedOnce(/*streams=*/1, /*versions=*/4, nullptr, /*first=*/1);
+}
+
+TEST_F(ProjectionConsumerTest, GivenVersionGapsAllowed_WhenVersionsSkipped_ThenAppliedAsTheyCome) {
+  // A topic whose retention removed v1 and v2, and a late v3.
+  for (int64_t version : {4, 6, 3}) producer_->ProduceEvent(1, version);
+  producer_->Flush();
+  CountingProjector projector;
+  ConsumerOptions options = Options();
+  options.allow_version_gaps = true;
+
+  auto consumer = StartConsumer(*db_, projector, options);
+
+  ASSERT_TRUE(WaitUntil([&] { return consumer->caught_up(); }));
+  ConsumerStats stats = consumer->stats();
+  EXPECT_EQ(stats.applied, 2u);
+  EXPECT_EQ(stats.gaps_skipped, 0u);
+  EXPECT_EQ(stats.duplicates_skipped, 1u);
+  EXPECT_EQ(Row("trail/s1"), "4,6");
 }
 
 TEST(ProjectionConsumerOptionsTest, GivenBadOptions_WhenStarted_ThenInvalidArgument) {

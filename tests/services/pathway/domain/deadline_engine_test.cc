@@ -430,7 +430,7 @@ TEST(DeadlineEngine, GivenFromPointAfterTheClosingDay_ThenThatDeadlineNeverExist
 
 TEST(DeadlineEngine, GivenRecordedBreach_ThenOnlyThatDeadlineIsMarked) {
   DeadlineInputs in = Inputs({First(kFirst, 2), Decision(kFirst + 25, 3)});
-  in.breaches_recorded = {"pw-9/first-decision.out/1"};
+  in.breaches_recorded = {{"pw-9/first-decision.out/1", kFirst + 22}};
   auto out = ComputeDeadlines(in);
   EXPECT_TRUE(Named(out, "pw-9/first-decision.out/1").breach_recorded());
   EXPECT_EQ(Status(Named(out, "pw-9/first-decision.out/1")), "MET_LATE");
