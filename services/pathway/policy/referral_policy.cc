@@ -126,7 +126,9 @@ absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
   const referral::v1::Assessment::RightToCare& right = assessment.right_to_care();
   if (right.pathway_type().empty()) return projection;
   if (referral.patient().value().empty()) {
-    return absl::FailedPreconditionError("referral row: the submission was never seen");
+    // Only possible for a record ahead of its stream (re-publication after a broker loss): the
+    // consumer skips it as a gap and the submission arrives before it again.
+    return projection;
   }
 
   domain::StartPathway start;
