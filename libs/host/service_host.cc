@@ -41,13 +41,14 @@ void ServiceHost::StopTakingCalls() {
   calls_stopped_ = true;
   log_.Info("draining");
   if (grpc_) grpc_->Shutdown(options_.drain_timeout);  // NOT_SERVING, then calls finish
-  if (store_) store_->Shutdown();                       // queued appends are committed
 }
 
 void ServiceHost::FinishShutdown() {
   if (finished_) return;
   finished_ = true;
   StopTakingCalls();
+  // The service's own workers (consumers, timers) are stopped by now: commit what is queued.
+  if (store_) store_->Shutdown();
   if (relay_) {
     absl::Status flushed = relay_->Flush(options_.drain_timeout);
     if (!flushed.ok()) {

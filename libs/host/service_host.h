@@ -45,9 +45,9 @@ class ServiceHost {
   int port() const { return grpc_ ? grpc_->port() : 0; }
   void SetServing(bool serving);
 
-  // Health NOT_SERVING, finish calls in flight, commit queued appends. The service then stops
-  // its own workers (consumers, timers) before FinishShutdown flushes the outbox and closes
-  // RocksDB. Both are idempotent.
+  // Health NOT_SERVING, then finish calls in flight. The service then stops its own workers
+  // (consumers, timers), which may still append, before FinishShutdown commits what is queued,
+  // flushes the outbox and closes RocksDB. Both are idempotent.
   void StopTakingCalls();
   void FinishShutdown();
 

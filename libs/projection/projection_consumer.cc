@@ -778,6 +778,9 @@ absl::Status ProjectionConsumer::Loop::DecideRecord(const ConsumedRecord& record
   // Checked before the projector's own status, which may be a storage error it passed on.
   ES_RETURN_IF_ERROR(reader.storage_error());
   if (!projection.ok()) {
+    // Unavailable is the projector saying "not now" (its own store is down or stopping): the
+    // record is retried like a storage error, never dead-lettered.
+    if (projection.status().code() == absl::StatusCode::kUnavailable) return projection.status();
     AddDeadLetter(record, projection.status());
     return absl::OkStatus();
   }

@@ -86,8 +86,10 @@ struct Projection {
   std::vector<storage::ViewWrite> writes;
 };
 
-// Pure, service-specific: decode the record and compute view writes. A non-OK status
-// (undecodable, unknown type, inconsistent) sends the record to the dead-letter topic.
+// Service-specific: decode the record and compute view writes (a policy may also issue its
+// reaction here, idempotently, before returning). kUnavailable means "not now": the same record
+// is retried with backoff. Any other non-OK status (undecodable, unknown type, inconsistent)
+// sends the record to the dead-letter topic.
 // Called on the consumer's thread only; need not be thread-safe.
 class Projector {
  public:

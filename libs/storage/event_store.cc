@@ -69,7 +69,9 @@ void EventStore::AppendAsync(AppendRequest request, AppendCallback done) {
       return;
     }
   }
-  done(absl::FailedPreconditionError("event store: shutting down"));
+  // Unavailable, not a precondition: the caller should retry (after a restart), and a consumer
+  // must not treat its reaction as done.
+  done(absl::UnavailableError("event store: shutting down"));
 }
 
 absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {

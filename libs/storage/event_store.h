@@ -68,7 +68,7 @@ class EventStore {
   // Queues an append; `done` gets the result once it is durable, or:
   // kAborted (expected version is not the head), kAlreadyExists (idempotency key used by a
   // different command), kUnavailable (storage failed; nothing was written),
-  // kFailedPrecondition (store shutting down), kInvalidArgument (malformed request).
+  // kUnavailable also when the store is shutting down; kInvalidArgument (malformed request).
   void AppendAsync(AppendRequest request, AppendCallback done);
   absl::StatusOr<AppendResult> Append(AppendRequest request);  // blocking form
 

@@ -53,7 +53,8 @@ absl::Status ReferralPolicy::Run(domain::PathwayCommand command, const std::stri
     if (!Transient(last)) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
   }
-  return last;
+  // Still failing for a transient reason: the consumer retries the record later.
+  return absl::UnavailableError(std::string(last.message()));
 }
 
 absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
