@@ -12,6 +12,7 @@ data_dir="${PATHWAYS_DATA_DIR:-$PWD/var}"
 broker_listen="${PATHWAYS_BROKER_LISTEN:-127.0.0.1:9092}"
 referral_listen="${PATHWAYS_REFERRAL_GRPC_LISTEN:-127.0.0.1:50061}"
 pathway_listen="${PATHWAYS_PATHWAY_GRPC_LISTEN:-127.0.0.1:50062}"
+notify_listen="${PATHWAYS_NOTIFY_GRPC_LISTEN:-127.0.0.1:50063}"
 mkdir -p "$data_dir/log"
 # A development secret, kept with the data so keys stay stable across runs. Production sets
 # PATHWAYS_PSEUDONYM_SECRET from a Kubernetes Secret.
@@ -60,12 +61,21 @@ build/bin/pathway-server --grpc-listen="$pathway_listen" --data-dir="$data_dir/p
 pids+=($!)
 wait_for "$data_dir/log/pathway.log" '"serving"' pathway-server
 
+build/bin/notify-server --grpc-listen="$notify_listen" --data-dir="$data_dir/notify" \
+  --catalogue-dirs="${PATHWAYS_CATALOGUE_DIRS:-$PWD/catalogue}" \
+  --file-channel-path="$data_dir/notifications.jsonl" \
+  > "$data_dir/log/notify.log" 2>&1 &
+pids+=($!)
+wait_for "$data_dir/log/notify.log" '"serving"' notify-server
+
 cat <<INFO
 
 Pathways is running (data in $data_dir, logs in $data_dir/log):
   Kafka (embedded broker)   $broker_listen
   referral  gRPC            $referral_listen   (referral.v1.ReferralService, health, reflection)
   pathway   gRPC            $pathway_listen   (pathway.v1.PathwayService, health, reflection)
+  notify    gRPC            $notify_listen   (notify.v1.NotifyService, health, reflection)
+  notifications (file channel)  $data_dir/notifications.jsonl
 Press Ctrl-C to stop.
 INFO
 wait -n "${pids[@]}" || true
