@@ -28,6 +28,9 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
                                "pathway start date from the referral: assessed or received");
   c.default_setting = o.String("default-setting", "PATHWAYS_DEFAULT_SETTING", c.default_setting,
                                "setting of pathways started by the policy: outpatient or inpatient");
+  c.rebuild_views = o.Bool("rebuild-views", "PATHWAYS_REBUILD_VIEWS", c.rebuild_views,
+                           "drop the worklist/breach/patient views and rebuild them from the event "
+                           "store before serving (after a catalogue fix or a damaged view)");
   if (o.help_requested()) {
     *help = o.Help();
     return c;

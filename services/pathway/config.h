@@ -24,6 +24,7 @@ struct Config {
   std::string start_date_rule = "assessed";   // or "received"
   std::string default_setting = "outpatient";  // or "inpatient"
   std::vector<std::pair<std::string, std::string>> consumer_kafka_options;  // tests: timeouts
+  bool rebuild_views = false;  // drop and rebuild the own views from the event store at start
 
   static absl::StatusOr<Config> FromArgs(int argc, const char* const* argv, std::string* help);
   static Config ForTest(const std::string& data_dir, const std::string& kafka_bootstrap,

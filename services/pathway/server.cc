@@ -13,6 +13,7 @@
 #include "services/pathway/api/pathway_grpc_service.h"
 #include "services/pathway/app/deadline_timer.h"
 #include "services/pathway/app/pathway_service.h"
+#include "services/pathway/app/view_rebuilder.h"
 #include "services/pathway/domain/pathway_decider.h"
 #include "services/pathway/policy/referral_policy.h"
 
@@ -72,6 +73,15 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
   parts->service = std::make_unique<app::PathwayService>(
       parts->host->store(), parts->host->views(), *parts->decider, *parts->pseudonymizer,
       *parts->clock, *zone, *parts->calendar, app::PathwayServiceOptions{.topic = config.topic});
+
+  if (config.rebuild_views) {
+    absl::StatusOr<app::RebuildStats> rebuilt =
+        app::RebuildOwnViews(parts->host->store(), parts->host->views(), *parts->decider);
+    if (!rebuilt.ok()) return rebuilt.status();
+    parts->host->log().Info("views rebuilt", {{"events", std::to_string(rebuilt->events)},
+                                              {"streams", std::to_string(rebuilt->streams)},
+                                              {"rows", std::to_string(rebuilt->rows)}});
+  }
 
   parts->policy = std::make_unique<policy::ReferralPolicy>(
       *parts->service,
