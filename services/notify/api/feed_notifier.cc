@@ -5,7 +5,9 @@
 
 namespace notify::api {
 
-FeedNotifier::FeedNotifier() { pump_ = std::thread([this] { PumpLoop(); }); }
+FeedNotifier::FeedNotifier() {
+  pump_ = std::thread([this] { PumpLoop(); });
+}
 
 FeedNotifier::~FeedNotifier() { Stop(); }
 

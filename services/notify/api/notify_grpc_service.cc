@@ -3,6 +3,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -70,7 +71,7 @@ std::string CursorOf(const std::string& key) { return absl::WebSafeBase64Escape(
 // the answer forward, and every row after the answer is streamed, so none is lost.
 absl::StatusOr<uint64_t> LastSequence(const es::storage::ViewStore& views,
                                       const std::string& prefix) {
-  uint64_t low = 0;                                       // a row at `low` exists, or low is 0
+  uint64_t low = 0;                                      // a row at `low` exists, or low is 0
   uint64_t high = std::numeric_limits<uint64_t>::max();  // no row after `high`
   while (low < high) {
     const uint64_t mid = low + (high - low) / 2;
@@ -96,7 +97,8 @@ absl::StatusOr<std::string> StartAfter(const es::storage::ViewStore& views,
   if (!r.cursor().empty()) {
     std::string key;
     if (!absl::WebSafeBase64Unescape(r.cursor(), &key) ||
-        key.size() != prefix.size() + kSequenceBytes || key.compare(0, prefix.size(), prefix) != 0) {
+        key.size() != prefix.size() + kSequenceBytes ||
+        key.compare(0, prefix.size(), prefix) != 0) {
       return es::InvalidField("cursor", "not a cursor of this recipient's or unit's feed");
     }
     return key;
@@ -133,15 +135,20 @@ class NotifyGrpcService::WatchReactor final
  public:
   static std::shared_ptr<WatchReactor> Create(NotifyGrpcService& owner, std::string prefix,
                                               std::string after) {
-    std::shared_ptr<WatchReactor> watch(
+    return std::shared_ptr<WatchReactor>(
         new WatchReactor(owner, std::move(prefix), std::move(after)));
-    watch->self_ = watch;
-    return watch;
   }
 
-  // Called once by the handler, after registration.
+  // Called once by the handler, after registration. From here on the reactor belongs to gRPC
+  // (which will call OnDone); one that is never started is simply released.
   void Start(grpc::CallbackServerContext* context) {
-    context->AddInitialMetadata(kWatchCursorHeader, CursorOf(after_));
+    std::string start_cursor;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      self_ = shared_from_this();
+      start_cursor = CursorOf(after_);
+    }
+    context->AddInitialMetadata(kWatchCursorHeader, start_cursor);
     // Sent now rather than with the first update, so that a client watching "from now" learns
     // its start position (and that the watch is live) before anything changes.
     StartSendInitialMetadata();
@@ -221,10 +228,12 @@ class NotifyGrpcService::WatchReactor final
         update_.Clear();
         if (row.key.size() != prefix_.size() + kSequenceBytes ||
             !update_.mutable_notification()->ParseFromString(row.value)) {
-          finish_wanted_ = grpc::Status(grpc::StatusCode::DATA_LOSS, "notification feed: unreadable row");
+          finish_wanted_ =
+              grpc::Status(grpc::StatusCode::DATA_LOSS, "notification feed: unreadable row");
           continue;
         }
-        update_.mutable_notification()->set_feed_sequence(static_cast<int64_t>(SequenceOf(row.key)));
+        update_.mutable_notification()->set_feed_sequence(
+            static_cast<int64_t>(SequenceOf(row.key)));
         update_.set_cursor(CursorOf(row.key));
         // `update_` stays untouched until OnWriteDone: gRPC reads it while the write is in flight.
         step_ = Step::kWriting;
@@ -267,13 +276,13 @@ class NotifyGrpcService::WatchReactor final
   const std::string prefix_;
 
   std::mutex mutex_;
-  std::shared_ptr<WatchReactor> self_;       // guarded by mutex_; reset by OnDone
-  Step step_ = Step::kIdle;                  // guarded by mutex_
-  std::optional<grpc::Status> finish_wanted_;  // guarded by mutex_
+  std::shared_ptr<WatchReactor> self_;                       // guarded by mutex_; reset by OnDone
+  Step step_ = Step::kIdle;                                  // guarded by mutex_
+  std::optional<grpc::Status> finish_wanted_;                // guarded by mutex_
   FeedNotifier::ParkId park_id_ = FeedNotifier::kNotParked;  // guarded by mutex_
-  std::string after_;          // last key read; guarded by mutex_
-  std::vector<ViewRow> rows_;  // read, not yet written; guarded by mutex_
-  size_t next_ = 0;            // guarded by mutex_
+  std::string after_;                                        // last key read; guarded by mutex_
+  std::vector<ViewRow> rows_;      // read, not yet written; guarded by mutex_
+  size_t next_ = 0;                // guarded by mutex_
   v1::NotificationUpdate update_;  // the write in flight; owned by the driver
 };
 
@@ -291,12 +300,11 @@ grpc::ServerUnaryReactor* NotifyGrpcService::ListNotifications(
       service_.List(r->recipient_id(), r->unit(), r->status(), r->page_size(), r->page_token());
   if (page.ok()) {
     // Recipients may be patients or relatives: the audit line names the unit, never them.
-    es::rpc::AuditRead(audit_, *context, "ListNotifications",
-                       {{"owner", r->owner_case() == v1::ListNotificationsRequest::kUnit
-                                      ? "unit"
-                                      : "recipient"},
-                        {"unit", r->unit()},
-                        {"count", std::to_string(page->notifications.size())}});
+    es::rpc::AuditRead(
+        audit_, *context, "ListNotifications",
+        {{"owner", r->owner_case() == v1::ListNotificationsRequest::kUnit ? "unit" : "recipient"},
+         {"unit", r->unit()},
+         {"count", std::to_string(page->notifications.size())}});
     for (v1::Notification& n : page->notifications) *response->add_notifications() = std::move(n);
     response->set_next_page_token(page->next_page_token);
   }
@@ -339,10 +347,11 @@ grpc::ServerUnaryReactor* NotifyGrpcService::SetContactPreference(
   if (set.ok()) {
     const eventing::v1::Actor actor = es::rpc::ActorFrom(*context);
     // Consent has legal weight: who changed it goes to the audit log (never the patient).
-    audit_.Info("contact preference changed", {{"actor", actor.subject()},
-                                               {"role", actor.role()},
-                                               {"unit", actor.organisation()},
-                                               {"consent", r->preference().consent() ? "yes" : "no"}});
+    audit_.Info("contact preference changed",
+                {{"actor", actor.subject()},
+                 {"role", actor.role()},
+                 {"unit", actor.organisation()},
+                 {"consent", r->preference().consent() ? "yes" : "no"}});
     response->set_version(0);
     response->set_replayed(false);
   }
@@ -365,12 +374,11 @@ grpc::ServerWriteReactor<v1::NotificationUpdate>* NotifyGrpcService::WatchNotifi
   if (!Register(watch)) {
     return new RejectedWatch(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
   }
-  es::rpc::AuditRead(audit_, *context, "WatchNotifications",
-                     {{"owner", r->owner_case() == v1::WatchNotificationsRequest::kUnit
-                                    ? "unit"
-                                    : "recipient"},
-                      {"unit", r->unit()},
-                      {"resumed", r->cursor().empty() ? "no" : "yes"}});
+  es::rpc::AuditRead(
+      audit_, *context, "WatchNotifications",
+      {{"owner", r->owner_case() == v1::WatchNotificationsRequest::kUnit ? "unit" : "recipient"},
+       {"unit", r->unit()},
+       {"resumed", r->cursor().empty() ? "no" : "yes"}});
   watch->Start(context);
   return watch.get();
 }

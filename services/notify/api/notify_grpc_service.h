@@ -69,8 +69,7 @@ class NotifyGrpcService final : public v1::NotifyService::CallbackService {
                                         const v1::AcknowledgeRequest* request,
                                         v1::AcknowledgeResponse* response) override;
   grpc::ServerWriteReactor<v1::NotificationUpdate>* WatchNotifications(
-      grpc::CallbackServerContext* context,
-      const v1::WatchNotificationsRequest* request) override;
+      grpc::CallbackServerContext* context, const v1::WatchNotificationsRequest* request) override;
   // A last-writer-wins upsert: preferences carry no version (version = 0, replayed = false),
   // and applying one twice leaves the same state. INVALID_ARGUMENT naming the field
   // (idempotency_key, patient, patient.system, patient.value, preference, preference.address,

@@ -175,10 +175,10 @@ class Watcher {
   std::string start_cursor_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<Change> seen_;                   // guarded by mutex_
+  std::vector<Change> seen_;                     // guarded by mutex_
   std::vector<v1::NotificationUpdate> updates_;  // guarded by mutex_
-  grpc::Status status_;                         // guarded by mutex_
-  bool ended_ = false;                          // guarded by mutex_
+  grpc::Status status_;                          // guarded by mutex_
+  bool ended_ = false;                           // guarded by mutex_
   std::thread thread_;
 };
 
@@ -257,8 +257,8 @@ class NotifyApiTest : public ::testing::Test {
         es::Pseudonymizer::Create("test-secret-0123456789");
     ASSERT_THAT(pseudonymizer, IsOk());
     pseudonymizer_ = std::make_unique<es::Pseudonymizer>(*pseudonymizer);
-    service_ = std::make_unique<app::NotifyService>(*store_, *views_, decider_, *pseudonymizer_,
-                                                    clock_);
+    service_ =
+        std::make_unique<app::NotifyService>(*store_, *views_, decider_, *pseudonymizer_, clock_);
     notifier_ = std::make_unique<api::FeedNotifier>();
     store_->SetFeedListener([notifier = notifier_.get()] { notifier->Poke(); });
     api_ = std::make_unique<api::NotifyGrpcService>(*service_, *views_, *notifier_);
@@ -294,8 +294,7 @@ class NotifyApiTest : public ::testing::Test {
     return service_->ExecuteAndWait(std::move(schedule), Ctx("schedule:" + id)).status();
   }
   absl::Status MarkSent(const std::string& id) {
-    return service_
-        ->ExecuteAndWait(domain::MarkSent{id, 1, clock_.Now()}, Ctx("sent:" + id))
+    return service_->ExecuteAndWait(domain::MarkSent{id, 1, clock_.Now()}, Ctx("sent:" + id))
         .status();
   }
   absl::Status Cancel(const std::string& id) {
@@ -391,7 +390,8 @@ std::vector<std::string> IdsOf(const v1::ListNotificationsResponse& response) {
 // ---------------------------------------------------------------------------------------------
 // ListNotifications
 
-TEST_F(NotifyApiTest, GivenNotificationsOfTwoRecipients_WhenListedByRecipient_ThenOnlyTheirsNewestDueFirst) {
+TEST_F(NotifyApiTest,
+       GivenNotificationsOfTwoRecipients_WhenListedByRecipient_ThenOnlyTheirsNewestDueFirst) {
   ASSERT_THAT(Schedule("n-early", "coord-a", "unit-1", absl::Hours(1)), IsOk());
   ASSERT_THAT(Schedule("n-late", "coord-a", "unit-1", absl::Hours(5)), IsOk());
   ASSERT_THAT(Schedule("n-other", "coord-b", "unit-1", absl::Hours(3)), IsOk());
@@ -406,7 +406,8 @@ TEST_F(NotifyApiTest, GivenNotificationsOfTwoRecipients_WhenListedByRecipient_Th
   EXPECT_THAT(response.next_page_token(), IsEmpty());
 }
 
-TEST_F(NotifyApiTest, GivenSentAndScheduledInTwoUnits_WhenListedByUnitAndStatusSent_ThenOnlySentOfThatUnit) {
+TEST_F(NotifyApiTest,
+       GivenSentAndScheduledInTwoUnits_WhenListedByUnitAndStatusSent_ThenOnlySentOfThatUnit) {
   ASSERT_THAT(Schedule("u-sent-1", "coord-a", "unit-1", absl::Hours(1)), IsOk());
   ASSERT_THAT(Schedule("u-waiting", "coord-b", "unit-1", absl::Hours(2)), IsOk());
   ASSERT_THAT(Schedule("u-sent-2", "coord-c", "unit-1", absl::Hours(3)), IsOk());
@@ -427,7 +428,8 @@ TEST_F(NotifyApiTest, GivenSentAndScheduledInTwoUnits_WhenListedByUnitAndStatusS
   EXPECT_THAT(IdsOf(any), ElementsAre("u-sent-2", "u-waiting", "u-sent-1"));
 }
 
-TEST_F(NotifyApiTest, GivenFiveNotifications_WhenPagedByTwo_ThenEachOnceInOrderAndLastPageHasNoToken) {
+TEST_F(NotifyApiTest,
+       GivenFiveNotifications_WhenPagedByTwo_ThenEachOnceInOrderAndLastPageHasNoToken) {
   for (int i = 1; i <= 5; ++i) {
     ASSERT_THAT(Schedule(absl::StrCat("p-", i), "coord-a", "unit-1", absl::Hours(i)), IsOk());
   }
@@ -487,7 +489,8 @@ TEST_F(NotifyApiTest, GivenBadListRequests_WhenListed_ThenInvalidArgumentNamingT
 // ---------------------------------------------------------------------------------------------
 // Acknowledge
 
-TEST_F(NotifyApiTest, GivenSentNotification_WhenAcknowledgedAndRetried_ThenAcknowledgedByCallerOnceAndReplayed) {
+TEST_F(NotifyApiTest,
+       GivenSentNotification_WhenAcknowledgedAndRetried_ThenAcknowledgedByCallerOnceAndReplayed) {
   ASSERT_THAT(Schedule("ack-1", "coord-a", "unit-1"), IsOk());
   ASSERT_THAT(MarkSent("ack-1"), IsOk());
 
@@ -620,8 +623,7 @@ TEST_F(NotifyApiTest, GivenExistingChanges_WhenWatchedFromBeginning_ThenAllRepla
   Watcher watcher(*stub_, WatchRecipient("coord-a", "", /*from_beginning=*/true));
   ASSERT_TRUE(watcher.WaitForCount(feed.size()));
 
-  EXPECT_THAT(Labels(watcher.seen()),
-              ElementsAre("w-1@1", "w-2@1", "w-2@2", "w-1@2", "w-2@3"));
+  EXPECT_THAT(Labels(watcher.seen()), ElementsAre("w-1@1", "w-2@1", "w-2@2", "w-1@2", "w-2@3"));
   EXPECT_THAT(Cursors(watcher.seen()), ElementsAreArray(Cursors(feed)));
   std::vector<v1::NotificationUpdate> updates = watcher.updates();
   for (size_t i = 1; i < updates.size(); ++i) {
@@ -649,7 +651,8 @@ TEST_F(NotifyApiTest, GivenWatchFromNow_WhenNotificationsChange_ThenOnlyNewChang
   EXPECT_EQ(watcher.start_cursor(), feed[0].cursor);  // "now" was right after "before@1"
 }
 
-TEST_F(NotifyApiTest, GivenWatchesOfOneRecipientAndOneUnit_WhenOthersChange_ThenOthersAreNotDelivered) {
+TEST_F(NotifyApiTest,
+       GivenWatchesOfOneRecipientAndOneUnit_WhenOthersChange_ThenOthersAreNotDelivered) {
   Watcher by_recipient(*stub_, WatchRecipient("coord-a"));
   Watcher by_unit(*stub_, WatchUnit("unit-1"));
 
@@ -666,7 +669,9 @@ TEST_F(NotifyApiTest, GivenWatchesOfOneRecipientAndOneUnit_WhenOthersChange_Then
   EXPECT_THAT(Labels(by_unit.seen()), ElementsAre("mine-unit@1"));
 }
 
-TEST_F(NotifyApiTest, GivenStreamingClient_WhenItDisconnectsAndResumesFromItsCursor_ThenNothingMissedNothingTwice) {
+TEST_F(
+    NotifyApiTest,
+    GivenStreamingClient_WhenItDisconnectsAndResumesFromItsCursor_ThenNothingMissedNothingTwice) {
   const std::string kRecipient = "coord-resume";
   for (int i = 0; i < 5; ++i) {
     ASSERT_THAT(FullLife(absl::StrCat("pre-", i), kRecipient, "unit-1"), IsOk());
@@ -676,8 +681,8 @@ TEST_F(NotifyApiTest, GivenStreamingClient_WhenItDisconnectsAndResumesFromItsCur
   // updates commit while connected, while disconnected, and while reconnecting; two of them make
   // the event store commit several appends per group.
   Producers producers(2, 200, [&](int p, int i) {
-    return FullLife(absl::StrCat("live-", p, "-", i),
-                    i % 3 == 0 ? "coord-elsewhere" : kRecipient, "unit-1");
+    return FullLife(absl::StrCat("live-", p, "-", i), i % 3 == 0 ? "coord-elsewhere" : kRecipient,
+                    "unit-1");
   });
 
   std::vector<Change> seen;
@@ -718,7 +723,8 @@ TEST_F(NotifyApiTest, GivenStreamingClient_WhenItDisconnectsAndResumesFromItsCur
   EXPECT_THAT(Cursors(seen), ElementsAreArray(Cursors(feed)));
 }
 
-TEST_F(NotifyApiTest, GivenTwentyConcurrentWatchers_WhenUpdatesCommitConcurrently_ThenEachReceivesAllInOrder) {
+TEST_F(NotifyApiTest,
+       GivenTwentyConcurrentWatchers_WhenUpdatesCommitConcurrently_ThenEachReceivesAllInOrder) {
   constexpr int kWatchers = 20;
   std::vector<std::unique_ptr<Watcher>> watchers;
   for (int i = 0; i < kWatchers; ++i) {
@@ -799,7 +805,8 @@ TEST_F(NotifyApiTest, GivenOpenWatches_WhenServerShutsDown_ThenStreamsEndPromptl
   EXPECT_LT(elapsed, std::chrono::seconds(3));
   for (Watcher* w : {&parked, &caught_up, &by_unit, &refused}) {
     ASSERT_TRUE(w->WaitForEnd());
-    EXPECT_EQ(w->status().error_code(), grpc::StatusCode::UNAVAILABLE) << w->status().error_message();
+    EXPECT_EQ(w->status().error_code(), grpc::StatusCode::UNAVAILABLE)
+        << w->status().error_message();
   }
   EXPECT_EQ(api_->open_watches(), 0u);
 }
