@@ -110,6 +110,10 @@ absl::Status NotifyService::SetContactPreference(const referral::v1::PatientIden
   if (preference.consent() && preference.address().empty()) {
     return es::InvalidField("preference.address", "is required with consent");
   }
+  if (preference.consent() && preference.channel() != v1::FILE &&
+      preference.channel() != v1::WEBHOOK) {
+    return es::InvalidField("preference.channel", "must be FILE or WEBHOOK with consent");
+  }
   if (preference.language().empty()) preference.set_language("nb");
   if (!domain::IsSupportedLanguage(preference.language())) {
     return es::InvalidField("preference.language", "must be nb, da or en");

@@ -53,6 +53,21 @@ Schedule Make(const std::string& id, v1::NotificationKind kind, v1::Recipient re
   return s;
 }
 
+// Ties a notification to what it is about, so lists and channels can name it.
+Schedule Linked(Schedule s, const pathway::v1::Pathway& p, const std::string& deadline_id) {
+  s.notification.set_pathway_id(p.pathway_id());
+  s.notification.set_referral_id(p.referral_id());
+  s.notification.set_deadline_id(deadline_id);
+  return s;
+}
+
+// The patient-postponed suggestion in the staff's language.
+std::string PostponedSuggestion(const std::string& language, const std::string& code) {
+  if (language == "en") return absl::StrCat("Consider registering patient-postponed (", code, ").");
+  if (language == "da") return absl::StrCat("Overvej at registrere patientudsat (", code, ").");
+  return absl::StrCat("Vurder å registrere pasientutsatt (", code, ").");
+}
+
 google::protobuf::Map<std::string, std::string> DeadlineParams(const pathway::v1::Pathway& p,
                                                                const Deadline& d) {
   google::protobuf::Map<std::string, std::string> params;
@@ -121,8 +136,9 @@ std::vector<NotificationCommand> OnPathwayEvent(
       const absl::Time at = ReminderTime(es::FromProtoDate(d.due_date()), s.reminder_working_days,
                                          s.reminder_hour, c.calendar, c.zone);
       if (!was_open) {
-        out.push_back(Make(id, v1::DEADLINE_REMINDER, Staff(after, c), s.staff_channel, at,
-                           after.unit(), DeadlineParams(after, d), after.patient_key()));
+        out.push_back(Linked(Make(id, v1::DEADLINE_REMINDER, Staff(after, c), s.staff_channel, at,
+                                  after.unit(), DeadlineParams(after, d), after.patient_key()),
+                             after, d.deadline_id()));
       } else if (prev->due_date().SerializeAsString() != d.due_date().SerializeAsString()) {
         out.push_back(Reschedule{id, at, "deadline moved"});
       }
@@ -130,9 +146,10 @@ std::vector<NotificationCommand> OnPathwayEvent(
       out.push_back(Cancel{id, CancelReason(d)});
     }
     if (d.breach_recorded() && (prev == nullptr || !prev->breach_recorded())) {
-      out.push_back(Make(BreachAlertId(d.deadline_id()), v1::BREACH_ALERT, Staff(after, c),
-                         s.staff_channel, now, after.unit(), DeadlineParams(after, d),
-                         after.patient_key()));
+      out.push_back(Linked(Make(BreachAlertId(d.deadline_id()), v1::BREACH_ALERT,
+                                Staff(after, c), s.staff_channel, now, after.unit(),
+                                DeadlineParams(after, d), after.patient_key()),
+                           after, d.deadline_id()));
     }
   }
   for (const Deadline& prev : before.deadlines()) {
@@ -151,8 +168,7 @@ std::vector<NotificationCommand> OnPathwayEvent(
       params["missed_count"] = std::to_string(missed.missed_count());
       params["suggestion"] =
           missed.missed_count() >= 2
-              ? absl::StrCat("Vurder å registrere pasientutsatt (", after.register_type_code(),
-                             "L).")
+              ? PostponedSuggestion(s.staff_language, after.register_type_code() + "L")
               : "";
       if (missed.missed_count() >= 2) params["suggest_code"] = after.register_type_code() + "L";
       out.push_back(Make(es::NameUuid("no-show", absl::StrCat(after.pathway_id(), "/",
@@ -188,6 +204,7 @@ std::vector<NotificationCommand> OnPathwayEvent(
       if (!preference.has_value()) break;
       const auto& appointment = event.appointment_scheduled();
       const absl::Time at = es::FromProtoTimestamp(appointment.at());
+      if (at <= now) break;  // recorded after the fact: nothing to remind of
       google::protobuf::Map<std::string, std::string> params;
       params["unit"] = after.unit();
       params["appointment_time"] = absl::FormatTime("%Y-%m-%d %H:%M", at, c.zone);
@@ -242,6 +259,12 @@ std::vector<NotificationCommand> OnPathwayEvent(
     default:
       break;
   }
+  for (NotificationCommand& command : out) {
+    if (auto* schedule = std::get_if<Schedule>(&command);
+        schedule != nullptr && schedule->notification.pathway_id().empty()) {
+      *schedule = Linked(std::move(*schedule), after, schedule->notification.deadline_id());
+    }
+  }
   return out;
 }
 
@@ -260,12 +283,15 @@ std::vector<NotificationCommand> OnReferralEvent(const referral::v1::ReferralEve
       params["referral"] = referral_id;
       params["unit"] = e.receiving_unit();
       params["due_date"] = DateText(e.assessment_deadline());
-      out.push_back(Make(AssessmentReminderId(referral_id), v1::ASSESSMENT_REMINDER, std::move(r),
-                         c.settings.staff_channel,
-                         ReminderTime(es::FromProtoDate(e.assessment_deadline()),
-                                      c.settings.assessment_reminder_working_days,
-                                      c.settings.reminder_hour, c.calendar, c.zone),
-                         e.receiving_unit(), std::move(params), event.metadata().patient_key()));
+      Schedule reminder =
+          Make(AssessmentReminderId(referral_id), v1::ASSESSMENT_REMINDER, std::move(r),
+               c.settings.staff_channel,
+               ReminderTime(es::FromProtoDate(e.assessment_deadline()),
+                            c.settings.assessment_reminder_working_days, c.settings.reminder_hour,
+                            c.calendar, c.zone),
+               e.receiving_unit(), std::move(params), event.metadata().patient_key());
+      reminder.notification.set_referral_id(referral_id);
+      out.push_back(std::move(reminder));
       break;
     }
     case referral::v1::ReferralEvent::kAssessed:
