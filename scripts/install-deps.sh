@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libspdlog-dev libcurl4-openssl-dev
   python3-grpcio python3-protobuf grpc-proto
-  kcat
+  kcat python3-confluent-kafka
 )
 
 missing=()

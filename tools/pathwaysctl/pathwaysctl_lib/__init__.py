@@ -1,0 +1,1 @@
+"""pathwaysctl's implementation: one module per service plus connection, output and demo."""
