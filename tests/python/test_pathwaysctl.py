@@ -163,6 +163,24 @@ class PathwaysctlTest(unittest.TestCase):
 
     # -- tests (unittest runs them in name order; each uses its own referrals)
 
+    def test_0_demo_generates_valid_national_ids(self):
+        sys.path.insert(0, os.path.dirname(CLI))
+        from pathwaysctl_lib import demo
+
+        self.assertEqual(demo.fodselsnummer(datetime.date(1990, 1, 1), 124), FNR2)
+        self.assertEqual(demo.fodselsnummer(datetime.date(1900, 12, 24), 123), FNR)
+        self.assertTrue(demo.is_valid_fodselsnummer(FNR))
+        self.assertFalse(demo.is_valid_fodselsnummer("01019012481"))
+        import random
+        rng, used = random.Random(1), set()
+        for synthetic in (False, True):
+            for _ in range(200):
+                value = demo.random_fodselsnummer(rng, synthetic, used)
+                self.assertTrue(demo.is_valid_fodselsnummer(value), value)
+                self.assertLess(int(value[6:9]), 500)  # born 1900-1999
+                self.assertEqual(int(value[2:4]) > 80, synthetic)
+        self.assertEqual(len(used), 400)
+
     def test_a_help_documents_commands_and_exit_codes(self):
         for args in ([], ["referral", "submit"], ["referral", "assess"], ["pathway", "worklist"],
                      ["pathway", "appointment", "schedule"], ["notify", "watch"], ["demo"]):

@@ -271,8 +271,8 @@ class Demo:
                            story="urgent; missed first appointment (no-show), new one booked")
         r3 = self.referral(3, tsb, at(wd(4), "11:00"), "Cannabisbruk, uklart omfang", "F12.1",
                            gp3, story="returned: referrer must say more")
-        r4 = self.referral(4, tsb, at(wd(1), "14:45"), "Alkohol og benzodiazepiner", "F19.2",
-                           gp1, story="waiting for assessment")
+        self.referral(4, tsb, at(wd(1), "14:45"), "Alkohol og benzodiazepiner", "F19.2", gp1,
+                      story="waiting for assessment")
         r5 = self.referral(5, clinic, at(wd(5), "09:30"),
                            "Moderat depressiv episode, kommunale tjenester i dag", "F32.1", gp1,
                            municipal_contact=municipal,
@@ -281,9 +281,8 @@ class Demo:
                            gp2, story="first appointment booked; patient wants SMS reminders")
         r7 = self.referral(7, clinic, at(wd(3), "15:30"), "Søvnvansker", "F51.0", gp3,
                            story="no right: follow-up by the GP")
-        r8 = self.referral(8, clinic, dates.now() - datetime.timedelta(minutes=90),
-                           "Posttraumatisk stresslidelse", "F43.1", gp2,
-                           story="waiting for assessment")
+        self.referral(8, clinic, dates.now() - datetime.timedelta(minutes=90),
+                      "Posttraumatisk stresslidelse", "F43.1", gp2, story="waiting for assessment")
         self.say(f"  submitted {len(self.referrals)} referrals")
 
         granted = [r0, r1, r2, r5, r6]
@@ -475,6 +474,9 @@ def register(subparsers, common, command_options, query_options):
                    help="how long to wait for the deadline timer's breach (default 75)")
     p.add_argument("--show", type=int, default=25, metavar="N",
                    help="notifications shown per inbox (default 25)")
-    p.add_argument("--synthetic-ids", action="store_true",
-                   help="use synthetic national ids (month + 80) that no person has")
+    # Synthetic ids (month + 80) are never issued to a person: a demo must not invent data
+    # about someone who exists.
+    p.add_argument("--real-format-ids", dest="synthetic_ids", action="store_false",
+                   help="use ordinary-format national ids instead of synthetic ones (month + 80)")
+    p.set_defaults(synthetic_ids=True)
     p.set_defaults(handler=cmd_demo)

@@ -4,7 +4,7 @@ import signal
 import sys
 import threading
 
-from . import output, stubs
+from . import stubs
 from .output import enum_name, message_dict, timestamp_text
 
 STATUSES = ("scheduled", "sent", "failed", "cancelled", "acknowledged")

@@ -40,9 +40,9 @@ def assessment_text(assessment):
 
 # --- commands -------------------------------------------------------------------------------
 
-def submit(conn, *, key, patient_id, unit, reason, system="fnr", priority="ordinary", received_at=None,
-           referral_id="", referrer_name="", referrer_organisation="", referrer_hpr="",
-           condition="", municipal_contact=None):
+def submit(conn, *, key, patient_id, unit, reason, system="fnr", priority="ordinary",
+           received_at=None, referral_id="", referrer_name="", referrer_organisation="",
+           referrer_hpr="", condition="", municipal_contact=None):
     """SubmitReferral; returns the CommandResponse. Used by the CLI and the demo."""
     request = stubs.rsvc.SubmitReferralRequest(
         idempotency_key=key, referral_id=referral_id, patient=patient(patient_id, system),

@@ -10,6 +10,7 @@ directory (XDG_CACHE_HOME, else ~/.cache), keyed by the proto files' contents.
 """
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -61,12 +62,10 @@ def load():
     _require_file("pathway/v1/service_pb2_grpc.py")
     if _gen_dir not in sys.path:
         sys.path.insert(0, _gen_dir)
-    try:
-        import grpc  # noqa: F401
-    except ImportError as e:
+    if importlib.util.find_spec("grpc") is None:
         raise StubsMissing(
-            f"the Python grpc module is missing ({e}): run pathwaysctl with Debian's "
-            "/usr/bin/python3 and install python3-grpcio") from e
+            f"the Python grpc module is missing in {sys.executable}: run pathwaysctl with "
+            "Debian's /usr/bin/python3 and install python3-grpcio")
     from catalogue.v1 import catalogue_pb2
     from eventing.v1 import types_pb2
     from pathway.v1 import service_pb2 as pathway_service_pb2
