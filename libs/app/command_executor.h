@@ -19,8 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "eventing/v1/metadata.pb.h"
-#include "libs/eventing/command_context.h"
 #include "libs/eventing/clock.h"
+#include "libs/eventing/command_context.h"
 #include "libs/eventing/ids.h"
 #include "libs/eventing/proto_time.h"
 #include "libs/storage/event_store.h"
@@ -35,8 +35,8 @@ class CommandExecutor {
   using Event = typename Decider::Event;
 
   struct Options {
-    std::string topic;              // Kafka topic of the service's events
-    std::string source;             // CloudEvents source, e.g. "/pathways/referral"
+    std::string topic;   // Kafka topic of the service's events
+    std::string source;  // CloudEvents source, e.g. "/pathways/referral"
     int conflict_retries = 3;
   };
 
@@ -123,9 +123,9 @@ class CommandExecutor {
       state = std::move(*loaded);
     }
     if (context.expected_version != 0 && context.expected_version != state.version()) {
-      return done(absl::AbortedError(absl::StrCat("expected_version: stream is at version ",
-                                                  state.version(), ", not ",
-                                                  context.expected_version)));
+      return done(
+          absl::AbortedError(absl::StrCat("expected_version: stream is at version ",
+                                          state.version(), ", not ", context.expected_version)));
     }
     absl::StatusOr<std::vector<Event>> decided = decider_.Decide(call->command, state);
     if (!decided.ok()) return done(decided.status());

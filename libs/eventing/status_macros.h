@@ -8,10 +8,10 @@
 #define ES_STATUS_CONCAT_INNER_(a, b) a##b
 #define ES_STATUS_CONCAT_(a, b) ES_STATUS_CONCAT_INNER_(a, b)
 
-#define ES_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::absl::Status es_status_ = (expr);          \
-    if (!es_status_.ok()) return es_status_;     \
+#define ES_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status es_status_ = (expr);      \
+    if (!es_status_.ok()) return es_status_; \
   } while (false)
 
 #define ES_ASSIGN_OR_RETURN(lhs, expr) \

@@ -25,7 +25,8 @@ ServiceHost::~ServiceHost() {
 
 absl::Status ServiceHost::StartGrpc(const std::string& address,
                                     const std::vector<rpc::GrpcServer::NamedService>& services) {
-  absl::StatusOr<std::unique_ptr<rpc::GrpcServer>> server = rpc::GrpcServer::Start(address, services);
+  absl::StatusOr<std::unique_ptr<rpc::GrpcServer>> server =
+      rpc::GrpcServer::Start(address, services);
   if (!server.ok()) return server.status();
   grpc_ = std::move(*server);
   grpc_->SetServing(false);

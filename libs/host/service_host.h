@@ -21,7 +21,7 @@
 namespace es::host {
 
 struct HostOptions {
-  std::string name;                        // e.g. "referral" (logs, Kafka client id)
+  std::string name;  // e.g. "referral" (logs, Kafka client id)
   storage::RocksDbOptions storage;
   outbox::RelayOptions relay;
   absl::Duration drain_timeout = absl::Seconds(10);

@@ -25,14 +25,14 @@
 namespace es::outbox {
 namespace {
 
-constexpr size_t kReadBatch = 1000;          // outbox entries read per ReadOutbox call
-constexpr size_t kRemoveBatch = 1000;        // removals that force a RocksDB write
-constexpr int kReportPollMs = 10;            // rd_kafka_poll wait while records are in flight
-constexpr int64_t kRemoveEveryMs = 50;       // longest a delivered entry waits for its removal
-constexpr int64_t kIdleWakeMs = 1000;        // idle wake-up, to serve librdkafka callbacks
+constexpr size_t kReadBatch = 1000;     // outbox entries read per ReadOutbox call
+constexpr size_t kRemoveBatch = 1000;   // removals that force a RocksDB write
+constexpr int kReportPollMs = 10;       // rd_kafka_poll wait while records are in flight
+constexpr int64_t kRemoveEveryMs = 50;  // longest a delivered entry waits for its removal
+constexpr int64_t kIdleWakeMs = 1000;   // idle wake-up, to serve librdkafka callbacks
 constexpr int64_t kMinBackoffMs = 100;
 constexpr int64_t kMaxBackoffMs = 5000;
-constexpr int kMaxQueryTimeoutMs = 1000;     // watermark / metadata queries of the watcher
+constexpr int kMaxQueryTimeoutMs = 1000;  // watermark / metadata queries of the watcher
 
 constexpr char kLogComponent[] = "outbox.relay";
 
@@ -135,27 +135,27 @@ class OutboxRelay::Impl {
 
   // Relay thread only.
   rd_kafka_t* producer_ = nullptr;
-  std::map<uint64_t, Slot> window_;    // produced entries not yet removed, by sequence
-  size_t unreported_ = 0;              // entries of window_ in kInFlight
-  uint64_t cursor_ = 0;                // highest sequence produced; the next read starts after it
-  uint64_t confirmed_through_ = 0;     // every entry up to here is delivered
-  std::vector<uint64_t> removable_;    // delivered, still to be removed from the outbox
+  std::map<uint64_t, Slot> window_;  // produced entries not yet removed, by sequence
+  size_t unreported_ = 0;            // entries of window_ in kInFlight
+  uint64_t cursor_ = 0;              // highest sequence produced; the next read starts after it
+  uint64_t confirmed_through_ = 0;   // every entry up to here is delivered
+  std::vector<uint64_t> removable_;  // delivered, still to be removed from the outbox
   absl::Time last_removal_ = absl::InfinitePast();
-  bool read_more_ = true;              // the outbox may hold entries after cursor_
-  bool failure_pending_ = false;       // an entry of window_ failed: rewind once all reported
-  bool probing_ = false;               // after a failure: one entry at a time until one succeeds
-  bool fatal_ = false;                 // the producer raised a fatal error
-  bool loss_suspected_ = false;        // the broker lost records we had delivered
-  bool requeue_pending_ = false;       // RequeueAllForPublication() still has to succeed
-  Offsets delivered_offsets_;          // highest offset delivered per partition (-1: none)
-  bool offsets_changed_ = false;       // since the last PublishOffsets()
+  bool read_more_ = true;         // the outbox may hold entries after cursor_
+  bool failure_pending_ = false;  // an entry of window_ failed: rewind once all reported
+  bool probing_ = false;          // after a failure: one entry at a time until one succeeds
+  bool fatal_ = false;            // the producer raised a fatal error
+  bool loss_suspected_ = false;   // the broker lost records we had delivered
+  bool requeue_pending_ = false;  // RequeueAllForPublication() still has to succeed
+  Offsets delivered_offsets_;     // highest offset delivered per partition (-1: none)
+  bool offsets_changed_ = false;  // since the last PublishOffsets()
   absl::Time retry_at_ = absl::InfinitePast();
   int64_t backoff_ms_ = kMinBackoffMs;
 
   // Watcher thread only (after Start()).
   rd_kafka_t* watcher_ = nullptr;
-  std::string cluster_id_;             // of the cluster the published offsets belong to
-  uint64_t cluster_generation_ = 0;    // generation cluster_id_ was seen in
+  std::string cluster_id_;           // of the cluster the published offsets belong to
+  uint64_t cluster_generation_ = 0;  // generation cluster_id_ was seen in
 };
 
 absl::StatusOr<rd_kafka_conf_t*> OutboxRelay::Impl::BuildConf() {
@@ -369,8 +369,7 @@ void OutboxRelay::Impl::Run() {
   backlog_.store(window_.size() + removable_.size());
 }
 
-void OutboxRelay::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
-                                   void* opaque) {
+void OutboxRelay::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   static_cast<Impl*>(opaque)->HandleDelivery(*message);
 }
 
@@ -420,8 +419,7 @@ void OutboxRelay::Impl::HandleDelivery(const rd_kafka_message_t& message) {
   }
 }
 
-void OutboxRelay::Impl::NoteDeliveredOffset(const char* topic, int32_t partition,
-                                            int64_t offset) {
+void OutboxRelay::Impl::NoteDeliveredOffset(const char* topic, int32_t partition, int64_t offset) {
   if (partition < 0 || offset < 0) return;
   auto it = delivered_offsets_.find(std::string_view(topic));
   if (it == delivered_offsets_.end()) {
@@ -557,8 +555,7 @@ bool OutboxRelay::Impl::LostRecords(const Offsets& offsets, uint64_t generation)
   if (offsets.empty()) {
     // Nothing to compare yet; a metadata round trip still tells whether the cluster answers.
     const rd_kafka_metadata_t* metadata = nullptr;
-    const rd_kafka_resp_err_t err =
-        rd_kafka_metadata(watcher_, 0, nullptr, &metadata, timeout_ms);
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(watcher_, 0, nullptr, &metadata, timeout_ms);
     if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
     broker_reachable_ = err == RD_KAFKA_RESP_ERR_NO_ERROR;
     return false;
@@ -634,8 +631,7 @@ bool OutboxRelay::Impl::CanProduce(absl::Time now) const {
 }
 
 void OutboxRelay::Impl::ProduceMore() {
-  const size_t limit =
-      probing_ ? 1 : std::min(kReadBatch, options_.max_in_flight - window_.size());
+  const size_t limit = probing_ ? 1 : std::min(kReadBatch, options_.max_in_flight - window_.size());
   absl::StatusOr<std::vector<storage::OutboxEntry>> entries = store_.ReadOutbox(cursor_, limit);
   if (!entries.ok()) {
     RelayLog(runtime::LogLevel::kError,
@@ -672,8 +668,8 @@ rd_kafka_resp_err_t OutboxRelay::Impl::Produce(const storage::OutboxEntry& entry
   const std::vector<std::pair<std::string, std::string>> headers = CloudEventHeaders(event);
   rd_kafka_headers_t* kafka_headers = rd_kafka_headers_new(headers.size());
   for (const auto& [name, value] : headers) {
-    rd_kafka_header_add(kafka_headers, name.data(), static_cast<ssize_t>(name.size()),
-                        value.data(), static_cast<ssize_t>(value.size()));
+    rd_kafka_header_add(kafka_headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                        static_cast<ssize_t>(value.size()));
   }
   // The record timestamp stays the produce time (librdkafka's default): the event's own time
   // travels in ce_time. Brokers apply time-based retention and

@@ -52,7 +52,7 @@
 namespace es::outbox {
 
 struct RelayOptions {
-  std::string bootstrap_servers;                          // "host:port,..."; required
+  std::string bootstrap_servers;  // "host:port,..."; required
   std::string client_id = "pathways";
   size_t max_in_flight = 20000;                           // entries produced, not yet removed
   absl::Duration loss_check_interval = absl::Seconds(2);  // how often to compare watermarks
@@ -69,7 +69,7 @@ struct RelayStats {
   // Outbox entries the relay has read and not yet removed. The outbox may hold more than this
   // while the relay's window (max_in_flight) is full.
   uint64_t backlog = 0;
-  bool broker_reachable = false;     // outcome of the latest contact with the cluster
+  bool broker_reachable = false;  // outcome of the latest contact with the cluster
 };
 
 class OutboxRelay {

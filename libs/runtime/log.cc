@@ -33,8 +33,8 @@ const char* LevelName(LogLevel level) {
 void SetMinLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
 
 bool ParseLogLevel(std::string_view text, LogLevel* level) {
-  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning,
-                             LogLevel::kError}) {
+  for (LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
     if (text == LevelName(candidate)) {
       *level = candidate;
       return true;

@@ -17,7 +17,8 @@ Options::Options(std::string program, std::string summary, int argc, const char*
       continue;
     }
     if (arg.rfind("--", 0) != 0) {
-      errors_.push_back(absl::StrCat("unexpected argument '", arg, "' (options look like --name=value)"));
+      errors_.push_back(
+          absl::StrCat("unexpected argument '", arg, "' (options look like --name=value)"));
       continue;
     }
     std::string name = arg.substr(2);
@@ -50,8 +51,8 @@ bool Options::Lookup(const std::string& flag, const std::string& env, std::strin
   return false;
 }
 
-std::string Options::String(const std::string& flag, const std::string& env,
-                            std::string fallback, const std::string& help) {
+std::string Options::String(const std::string& flag, const std::string& env, std::string fallback,
+                            const std::string& help) {
   help_lines_.push_back(absl::StrCat("  --", flag, " (env ", env.empty() ? "-" : env,
                                      ", default \"", fallback, "\")\n      ", help));
   std::string value;
@@ -60,8 +61,8 @@ std::string Options::String(const std::string& flag, const std::string& env,
 
 int64_t Options::Int(const std::string& flag, const std::string& env, int64_t fallback,
                      const std::string& help) {
-  help_lines_.push_back(absl::StrCat("  --", flag, " (env ", env.empty() ? "-" : env,
-                                     ", default ", fallback, ")\n      ", help));
+  help_lines_.push_back(absl::StrCat("  --", flag, " (env ", env.empty() ? "-" : env, ", default ",
+                                     fallback, ")\n      ", help));
   std::string text;
   if (!Lookup(flag, env, &text)) return fallback;
   int64_t value = 0;
@@ -74,8 +75,8 @@ int64_t Options::Int(const std::string& flag, const std::string& env, int64_t fa
 
 bool Options::Bool(const std::string& flag, const std::string& env, bool fallback,
                    const std::string& help) {
-  help_lines_.push_back(absl::StrCat("  --", flag, " (env ", env.empty() ? "-" : env,
-                                     ", default ", fallback ? "true" : "false", ")\n      ", help));
+  help_lines_.push_back(absl::StrCat("  --", flag, " (env ", env.empty() ? "-" : env, ", default ",
+                                     fallback ? "true" : "false", ")\n      ", help));
   std::string text;
   if (!Lookup(flag, env, &text)) return fallback;
   bool value = false;

@@ -129,8 +129,8 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
       }
       if (seen.has_value()) {
         if (seen->fingerprint() != request.fingerprint) {
-          results.push_back(absl::AlreadyExistsError(
-              "idempotency_key: already used for a different command"));
+          results.push_back(
+              absl::AlreadyExistsError("idempotency_key: already used for a different command"));
         } else {
           results.push_back(AppendResult{seen->stream_id(), seen->version(), true});
         }
@@ -254,8 +254,8 @@ absl::StatusOr<std::vector<eventing::v1::StoredEvent>> EventStore::ReadStream(
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(
       db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kEvents)));
-  for (it->Seek(EventKey(stream_id, from_version));
-       it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  for (it->Seek(EventKey(stream_id, from_version)); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
     eventing::v1::StoredEvent event;
     if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("stored event: cannot be decoded");
@@ -308,8 +308,7 @@ absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadSequenced(Family family
   std::vector<std::string> keys;
   std::unique_ptr<rocksdb::Iterator> it(
       db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(family)));
-  for (it->Seek(EncodeBigEndian64(after + 1)); it->Valid() && entries.size() < limit;
-       it->Next()) {
+  for (it->Seek(EncodeBigEndian64(after + 1)); it->Valid() && entries.size() < limit; it->Next()) {
     OutboxEntry entry;
     entry.sequence = DecodeBigEndian64(it->key().ToStringView());
     entries.push_back(std::move(entry));

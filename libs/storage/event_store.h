@@ -15,9 +15,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <utility>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,13 +28,13 @@
 namespace es::storage {
 
 struct AppendRequest {
-  std::string stream_id;                            // no '\0'
-  int64_t expected_version = 0;                     // head version the decision saw; 0 = new
-  std::vector<eventing::v1::StoredEvent> events;    // versions expected_version+1, +2, ...
-  std::string state;                                // head state after the events
-  std::vector<ViewWrite> view_writes;               // the service's own view rows
-  std::string idempotency_key;                      // empty: none
-  std::string fingerprint;                          // of the command, checked on key reuse
+  std::string stream_id;                          // no '\0'
+  int64_t expected_version = 0;                   // head version the decision saw; 0 = new
+  std::vector<eventing::v1::StoredEvent> events;  // versions expected_version+1, +2, ...
+  std::string state;                              // head state after the events
+  std::vector<ViewWrite> view_writes;             // the service's own view rows
+  std::string idempotency_key;                    // empty: none
+  std::string fingerprint;                        // of the command, checked on key reuse
   // Feed rows: each is written to the views as <prefix><commit sequence, big-endian 8 bytes>,
   // the sequence of this append's last event. Keys thus follow commit order exactly, which a
   // reader tailing a feed relies on (no key ever appears behind one it has already passed).
@@ -91,7 +91,7 @@ class EventStore {
   // Stored events in stream order (all of a stream's events together, by version), starting
   // after `after_key` (an EventKey; empty = from the first), at most `limit`. For rebuilds.
   absl::StatusOr<std::vector<eventing::v1::StoredEvent>> ScanEvents(const std::string& after_key,
-                                                                   size_t limit);
+                                                                    size_t limit);
 
   // Called on the writer thread after each commit that added outbox entries. Set before use.
   void SetOutboxListener(std::function<void()> listener);
@@ -119,8 +119,8 @@ class EventStore {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Pending> queue_;  // guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
+  std::deque<Pending> queue_;              // guarded by mutex_
+  bool stopping_ = false;                  // guarded by mutex_
   std::function<void()> outbox_listener_;  // guarded by mutex_
   std::function<void()> feed_listener_;    // guarded by mutex_
   std::thread writer_;

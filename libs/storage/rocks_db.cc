@@ -7,8 +7,8 @@
 namespace es::storage {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"events", "streams", "log",   "outbox",
-                                        "idempotency", "views", "offsets"};
+constexpr const char* kFamilyNames[] = {"events",      "streams", "log",    "outbox",
+                                        "idempotency", "views",   "offsets"};
 constexpr size_t kFamilyCount = sizeof(kFamilyNames) / sizeof(kFamilyNames[0]);
 
 }  // namespace

@@ -26,9 +26,9 @@ enum class Family {
 
 struct RocksDbOptions {
   std::string path;
-  bool sync_wal = true;                        // fsync the WAL before a write returns
-  size_t block_cache_bytes = 128ull << 20;     // shared LRU block cache
-  size_t write_buffer_bytes = 32ull << 20;     // per column family memtable
+  bool sync_wal = true;                     // fsync the WAL before a write returns
+  size_t block_cache_bytes = 128ull << 20;  // shared LRU block cache
+  size_t write_buffer_bytes = 32ull << 20;  // per column family memtable
 };
 
 class RocksDb {

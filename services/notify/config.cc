@@ -51,15 +51,15 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
                "Authorization header value for the gateway (keep it in a secret)");
   c.max_attempts = static_cast<int>(
       o.Int("max-attempts", "PATHWAYS_MAX_ATTEMPTS", c.max_attempts, "delivery attempts"));
-  c.first_backoff_seconds = static_cast<int>(o.Int(
-      "first-backoff-seconds", "PATHWAYS_FIRST_BACKOFF_SECONDS", c.first_backoff_seconds,
-      "wait after the first failed attempt; doubles each time"));
-  c.max_backoff_seconds = static_cast<int>(o.Int("max-backoff-seconds",
-                                                 "PATHWAYS_MAX_BACKOFF_SECONDS",
-                                                 c.max_backoff_seconds, "longest wait"));
-  c.dispatch_interval_ms = static_cast<int>(
-      o.Int("dispatch-interval-ms", "PATHWAYS_DISPATCH_INTERVAL_MS", c.dispatch_interval_ms,
-            "how often due notifications are looked for"));
+  c.first_backoff_seconds = static_cast<int>(
+      o.Int("first-backoff-seconds", "PATHWAYS_FIRST_BACKOFF_SECONDS", c.first_backoff_seconds,
+            "wait after the first failed attempt; doubles each time"));
+  c.max_backoff_seconds =
+      static_cast<int>(o.Int("max-backoff-seconds", "PATHWAYS_MAX_BACKOFF_SECONDS",
+                             c.max_backoff_seconds, "longest wait"));
+  c.dispatch_interval_ms =
+      static_cast<int>(o.Int("dispatch-interval-ms", "PATHWAYS_DISPATCH_INTERVAL_MS",
+                             c.dispatch_interval_ms, "how often due notifications are looked for"));
   if (o.help_requested()) {
     *help = o.Help();
     return c;

@@ -26,12 +26,12 @@ struct Config {
   int appointment_reminder_hours = 24;
   int reminder_hour = 8;
   std::string staff_language = "nb";
-  std::string staff_channel = "file";           // file or webhook
+  std::string staff_channel = "file";  // file or webhook
   // Channels.
   std::string file_channel_path = "var/notify/outbox.jsonl";
-  std::string webhook_url;                      // empty: no webhook channel
+  std::string webhook_url;  // empty: no webhook channel
   int webhook_timeout_ms = 5000;
-  std::string webhook_authorization;            // e.g. "Bearer ..."; from a secret
+  std::string webhook_authorization;  // e.g. "Bearer ..."; from a secret
   // Delivery.
   int max_attempts = 5;
   int first_backoff_seconds = 30;

@@ -16,8 +16,8 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
                               "Kafka topic the referral policy consumes");
   c.dead_letter_topic = o.String("dead-letter-topic", "PATHWAYS_DEAD_LETTER_TOPIC",
                                  c.dead_letter_topic, "where undecodable records go");
-  c.consumer_group = o.String("consumer-group", "PATHWAYS_PATHWAY_CONSUMER_GROUP",
-                              c.consumer_group, "Kafka consumer group of the referral policy");
+  c.consumer_group = o.String("consumer-group", "PATHWAYS_PATHWAY_CONSUMER_GROUP", c.consumer_group,
+                              "Kafka consumer group of the referral policy");
   const std::string dirs =
       o.String("catalogue-dirs", "PATHWAYS_CATALOGUE_DIRS", "catalogue",
                "comma-separated catalogue directories; later ones override earlier ones by id");
@@ -26,8 +26,9 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
             "how often the deadline timer looks for passed deadlines"));
   c.start_date_rule = o.String("start-date-rule", "PATHWAYS_START_DATE_RULE", c.start_date_rule,
                                "pathway start date from the referral: assessed or received");
-  c.default_setting = o.String("default-setting", "PATHWAYS_DEFAULT_SETTING", c.default_setting,
-                               "setting of pathways started by the policy: outpatient or inpatient");
+  c.default_setting =
+      o.String("default-setting", "PATHWAYS_DEFAULT_SETTING", c.default_setting,
+               "setting of pathways started by the policy: outpatient or inpatient");
   c.rebuild_views = o.Bool("rebuild-views", "PATHWAYS_REBUILD_VIEWS", c.rebuild_views,
                            "drop the worklist/breach/patient views and rebuild them from the event "
                            "store before serving (after a catalogue fix or a damaged view)");

@@ -21,8 +21,8 @@ struct Config {
   // after the shipped default).
   std::vector<std::string> catalogue_dirs = {"catalogue"};
   int timer_interval_seconds = 60;
-  std::string start_date_rule = "assessed";   // or "received"
-  std::string default_setting = "outpatient";  // or "inpatient"
+  std::string start_date_rule = "assessed";                                 // or "received"
+  std::string default_setting = "outpatient";                               // or "inpatient"
   std::vector<std::pair<std::string, std::string>> consumer_kafka_options;  // tests: timeouts
   bool rebuild_views = false;  // drop and rebuild the own views from the event store at start
 

@@ -34,7 +34,7 @@ struct PathwayServer::Parts {
   std::unique_ptr<es::projection::ProjectionConsumer> consumer;
   std::unique_ptr<app::DeadlineTimer> timer;
   std::unique_ptr<api::PathwayGrpcService> grpc_service;
-  std::thread readiness;           // marks SERVING once the consumer caught up
+  std::thread readiness;  // marks SERVING once the consumer caught up
   std::atomic<bool> stopping{false};
   std::atomic<bool> ready{false};
   bool shut_down = false;
@@ -85,11 +85,11 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
 
   parts->policy = std::make_unique<policy::ReferralPolicy>(
       *parts->service,
-      policy::ReferralPolicyOptions{
-          .start_date_rule = config.start_date_rule,
-          .default_setting = config.default_setting == "inpatient" ? catalogue::v1::INPATIENT
-                                                                   : catalogue::v1::OUTPATIENT,
-          .zone = *zone});
+      policy::ReferralPolicyOptions{.start_date_rule = config.start_date_rule,
+                                    .default_setting = config.default_setting == "inpatient"
+                                                           ? catalogue::v1::INPATIENT
+                                                           : catalogue::v1::OUTPATIENT,
+                                    .zone = *zone});
   es::projection::ConsumerOptions consumer_options;
   consumer_options.bootstrap_servers = sc.kafka_bootstrap;
   consumer_options.group_id = config.consumer_group;
@@ -101,8 +101,8 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
       parts->host->db(), *parts->policy, consumer_options);
   if (absl::Status s = parts->consumer->Start(); !s.ok()) return s;
 
-  parts->timer = std::make_unique<app::DeadlineTimer>(
-      *parts->service, parts->host->views(), absl::Seconds(config.timer_interval_seconds));
+  parts->timer = std::make_unique<app::DeadlineTimer>(*parts->service, parts->host->views(),
+                                                      absl::Seconds(config.timer_interval_seconds));
   parts->timer->Start();
 
   parts->grpc_service = std::make_unique<api::PathwayGrpcService>(*parts->service);

@@ -6,11 +6,12 @@ namespace referral {
 
 absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::string* help) {
   es::runtime::Options o("referral-server",
-                         "Referral intake and assessment for standardised patient pathways.",
-                         argc, argv);
+                         "Referral intake and assessment for standardised patient pathways.", argc,
+                         argv);
   Config c;
   c.service.Declare(o, "referral", "127.0.0.1:50061");
-  c.topic = o.String("topic", "PATHWAYS_REFERRAL_TOPIC", c.topic, "Kafka topic for referral events");
+  c.topic =
+      o.String("topic", "PATHWAYS_REFERRAL_TOPIC", c.topic, "Kafka topic for referral events");
   c.assessment_working_days = static_cast<int>(
       o.Int("assessment-working-days", "PATHWAYS_ASSESSMENT_WORKING_DAYS",
             c.assessment_working_days, "working days to assess a referral (pbrl. 2-2: 10)"));

@@ -11,9 +11,9 @@
 namespace referral {
 
 struct Config {
-  pathways::ServiceConfig service;              // listen address, data dir, Kafka, secret, ...
+  pathways::ServiceConfig service;  // listen address, data dir, Kafka, secret, ...
   std::string topic = "pathways.referral.events.v1";
-  int assessment_working_days = 10;             // pbrl. § 2-2: assess within 10 working days
+  int assessment_working_days = 10;  // pbrl. § 2-2: assess within 10 working days
 
   // kInvalidArgument naming the option; `help` is set when --help was given.
   static absl::StatusOr<Config> FromArgs(int argc, const char* const* argv, std::string* help);

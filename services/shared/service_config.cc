@@ -10,16 +10,17 @@ namespace pathways {
 void ServiceConfig::Declare(es::runtime::Options& o, const std::string& service,
                             const std::string& default_listen) {
   const std::string upper = absl::AsciiStrToUpper(service);
-  grpc_listen = o.String("grpc-listen", absl::StrCat("PATHWAYS_", upper, "_GRPC_LISTEN"),
-                         default_listen, "gRPC listen address (host:port; port 0 picks a free port)");
-  data_dir = o.String("data-dir", absl::StrCat("PATHWAYS_", upper, "_DATA_DIR"),
-                      absl::StrCat("var/", service),
-                      "RocksDB directory: event store, outbox and views");
+  grpc_listen =
+      o.String("grpc-listen", absl::StrCat("PATHWAYS_", upper, "_GRPC_LISTEN"), default_listen,
+               "gRPC listen address (host:port; port 0 picks a free port)");
+  data_dir =
+      o.String("data-dir", absl::StrCat("PATHWAYS_", upper, "_DATA_DIR"),
+               absl::StrCat("var/", service), "RocksDB directory: event store, outbox and views");
   kafka_bootstrap = o.String("kafka-bootstrap", "PATHWAYS_KAFKA_BOOTSTRAP", kafka_bootstrap,
                              "Kafka bootstrap servers");
-  kafka_options_text_ =
-      o.String("kafka-options", "PATHWAYS_KAFKA_OPTIONS", "",
-               "extra librdkafka settings, comma-separated key=value (e.g. TLS for a real cluster)");
+  kafka_options_text_ = o.String(
+      "kafka-options", "PATHWAYS_KAFKA_OPTIONS", "",
+      "extra librdkafka settings, comma-separated key=value (e.g. TLS for a real cluster)");
   pseudonym_secret =
       o.String("pseudonym-secret", "PATHWAYS_PSEUDONYM_SECRET", "",
                "secret for pseudonymous patient keys (>= 16 bytes; the same in every service)");
@@ -28,8 +29,8 @@ void ServiceConfig::Declare(es::runtime::Options& o, const std::string& service,
   calendar = o.String("calendar", "PATHWAYS_CALENDAR", calendar,
                       "holiday calendar for working days: NO or DK");
   saturday_is_working_day =
-      o.Bool("saturday-is-working-day", "PATHWAYS_SATURDAY_IS_WORKING_DAY",
-             saturday_is_working_day, "count Saturdays as working days (NO calendar only)");
+      o.Bool("saturday-is-working-day", "PATHWAYS_SATURDAY_IS_WORKING_DAY", saturday_is_working_day,
+             "count Saturdays as working days (NO calendar only)");
   sync_wal = o.Bool("sync-wal", "PATHWAYS_SYNC_WAL", sync_wal,
                     "fsync the RocksDB WAL before answering a command");
   block_cache_mb = static_cast<int>(
@@ -39,14 +40,13 @@ void ServiceConfig::Declare(es::runtime::Options& o, const std::string& service,
   drain_timeout_seconds = static_cast<int>(
       o.Int("drain-timeout-seconds", "PATHWAYS_DRAIN_TIMEOUT_SECONDS", drain_timeout_seconds,
             "on SIGTERM: time for calls in flight and the outbox to finish"));
-  log_level = o.String("log-level", "PATHWAYS_LOG_LEVEL", log_level,
-                       "debug, info, warning or error");
+  log_level =
+      o.String("log-level", "PATHWAYS_LOG_LEVEL", log_level, "debug, info, warning or error");
 }
 
 absl::Status ServiceConfig::Validate() const {
   kafka_options.clear();
-  for (absl::string_view item :
-       absl::StrSplit(kafka_options_text_, ',', absl::SkipWhitespace())) {
+  for (absl::string_view item : absl::StrSplit(kafka_options_text_, ',', absl::SkipWhitespace())) {
     std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.first.empty() || kv.second.empty()) {
       return absl::InvalidArgumentError("--kafka-options: each entry must be key=value");

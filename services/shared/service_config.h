@@ -21,7 +21,7 @@ struct ServiceConfig {
   std::string data_dir;
   std::string kafka_bootstrap = "127.0.0.1:9092";
   mutable std::vector<std::pair<std::string, std::string>> kafka_options;  // set by Validate
-  std::string pseudonym_secret;          // required; the same in every service
+  std::string pseudonym_secret;  // required; the same in every service
   std::string time_zone = "Europe/Oslo";
   std::string calendar = "NO";           // NO or DK
   bool saturday_is_working_day = false;  // unconfirmed in the 10-day rule: a setting

@@ -11,7 +11,8 @@ namespace es::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pathways-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "pathways-test-XXXXXX").string();
     char* made = mkdtemp(pattern.data());
     if (made == nullptr) std::abort();
     path_ = made;

@@ -58,8 +58,9 @@ absl::StatusOr<es::app::CommandResult> NotifyService::ExecuteAndWait(
     domain::NotificationCommand command, es::app::CommandContext context) {
   std::promise<absl::StatusOr<es::app::CommandResult>> promise;
   auto future = promise.get_future();
-  Execute(std::move(command), std::move(context),
-          [&promise](absl::StatusOr<es::app::CommandResult> r) { promise.set_value(std::move(r)); });
+  Execute(
+      std::move(command), std::move(context),
+      [&promise](absl::StatusOr<es::app::CommandResult> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -83,8 +84,9 @@ absl::StatusOr<NotificationPage> NotifyService::List(const std::string& recipien
   if (!v1::NotificationStatus_IsValid(status)) return es::InvalidField("status", "unknown value");
   absl::StatusOr<int> size = es::app::PageSize(page_size);
   if (!size.ok()) return size.status();
-  const std::string prefix = recipient_id.empty() ? views::UnitListPrefix(unit, status)
-                                                  : views::RecipientListPrefix(recipient_id, status);
+  const std::string prefix = recipient_id.empty()
+                                 ? views::UnitListPrefix(unit, status)
+                                 : views::RecipientListPrefix(recipient_id, status);
   absl::StatusOr<std::string> after = es::app::DecodePageToken(page_token, prefix);
   if (!after.ok()) return after.status();
   absl::StatusOr<std::vector<es::storage::ViewRow>> rows = views_.Scan(prefix, *after, *size);
@@ -121,7 +123,8 @@ absl::Status NotifyService::SetContactPreference(const referral::v1::PatientIden
   for (int i = 0; i < preference.relatives_size(); ++i) {
     const auto& relative = preference.relatives(i);
     if (!es::IsValidId(relative.contact_id())) {
-      return es::InvalidField(absl::StrCat("preference.relatives[", i, "].contact_id"), es::kIdRule);
+      return es::InvalidField(absl::StrCat("preference.relatives[", i, "].contact_id"),
+                              es::kIdRule);
     }
     if (relative.consent() && relative.address().empty()) {
       return es::InvalidField(absl::StrCat("preference.relatives[", i, "].address"),
@@ -130,8 +133,9 @@ absl::Status NotifyService::SetContactPreference(const referral::v1::PatientIden
   }
   *preference.mutable_recorded_at() = es::ToProtoTimestamp(clock_.Now());
   // Consent is personal data with legal weight: who changed it is in the audit log.
-  audit_.Info("contact preference set", {{"consent", preference.consent() ? "yes" : "no"},
-                                         {"relatives", std::to_string(preference.relatives_size())}});
+  audit_.Info("contact preference set",
+              {{"consent", preference.consent() ? "yes" : "no"},
+               {"relatives", std::to_string(preference.relatives_size())}});
   return views_.Apply({{ContactPreferenceKey(*key), preference.SerializeAsString()}});
 }
 

@@ -24,8 +24,8 @@ absl::Status Exists(const v1::Notification& s, const std::string& id) {
 }
 
 absl::Status NotIn(const v1::Notification& s, std::string_view rule) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      std::string(rule), " (notification is ", v1::NotificationStatus_Name(s.status()), ")"));
+  return absl::FailedPreconditionError(absl::StrCat(std::string(rule), " (notification is ",
+                                                    v1::NotificationStatus_Name(s.status()), ")"));
 }
 
 }  // namespace
@@ -110,7 +110,8 @@ absl::StatusOr<std::vector<Event>> NotificationDecider::Decide(const Command& co
           if (absl::Status st = Exists(s, c.notification_id); !st.ok()) return st;
           if constexpr (std::is_same_v<T, Reschedule>) {
             if (s.status() != v1::SCHEDULED) return NotIn(s, "only a scheduled notification moves");
-            if (es::ToProtoTimestamp(c.due_at).SerializeAsString() == s.due_at().SerializeAsString()) {
+            if (es::ToProtoTimestamp(c.due_at).SerializeAsString() ==
+                s.due_at().SerializeAsString()) {
               return NotIn(s, "the notification is already due then");
             }
             *event.mutable_rescheduled()->mutable_due_at() = es::ToProtoTimestamp(c.due_at);
@@ -121,7 +122,8 @@ absl::StatusOr<std::vector<Event>> NotificationDecider::Decide(const Command& co
             }
             event.mutable_cancelled()->set_reason(c.reason);
           } else if constexpr (std::is_same_v<T, MarkSent>) {
-            if (s.status() != v1::SCHEDULED) return NotIn(s, "only a scheduled notification is sent");
+            if (s.status() != v1::SCHEDULED)
+              return NotIn(s, "only a scheduled notification is sent");
             if (c.attempt != s.attempts() + 1) {
               return NotIn(s, absl::StrCat("attempt ", c.attempt, " is not the next one"));
             }

@@ -119,8 +119,8 @@ absl::Time ReminderTime(absl::CivilDay due, int working_days, int hour,
 
 std::vector<NotificationCommand> OnPathwayEvent(
     const pathway::v1::Pathway& before, const pathway::v1::Pathway& after,
-    const pathway::v1::PathwayEvent& event,
-    const std::optional<v1::ContactPreference>& preference, const PolicyContext& c) {
+    const pathway::v1::PathwayEvent& event, const std::optional<v1::ContactPreference>& preference,
+    const PolicyContext& c) {
   std::vector<NotificationCommand> out;
   const absl::Time now = es::FromProtoTimestamp(event.metadata().recorded_at());
   const PolicySettings& s = c.settings;
@@ -146,10 +146,10 @@ std::vector<NotificationCommand> OnPathwayEvent(
       out.push_back(Cancel{id, CancelReason(d)});
     }
     if (d.breach_recorded() && (prev == nullptr || !prev->breach_recorded())) {
-      out.push_back(Linked(Make(BreachAlertId(d.deadline_id()), v1::BREACH_ALERT,
-                                Staff(after, c), s.staff_channel, now, after.unit(),
-                                DeadlineParams(after, d), after.patient_key()),
-                           after, d.deadline_id()));
+      out.push_back(Linked(
+          Make(BreachAlertId(d.deadline_id()), v1::BREACH_ALERT, Staff(after, c), s.staff_channel,
+               now, after.unit(), DeadlineParams(after, d), after.patient_key()),
+          after, d.deadline_id()));
     }
   }
   for (const Deadline& prev : before.deadlines()) {
@@ -171,10 +171,10 @@ std::vector<NotificationCommand> OnPathwayEvent(
               ? PostponedSuggestion(s.staff_language, after.register_type_code() + "L")
               : "";
       if (missed.missed_count() >= 2) params["suggest_code"] = after.register_type_code() + "L";
-      out.push_back(Make(es::NameUuid("no-show", absl::StrCat(after.pathway_id(), "/",
-                                                              missed.appointment_id())),
-                         v1::NO_SHOW_ALERT, Staff(after, c), s.staff_channel, now, after.unit(),
-                         std::move(params), after.patient_key()));
+      out.push_back(Make(
+          es::NameUuid("no-show", absl::StrCat(after.pathway_id(), "/", missed.appointment_id())),
+          v1::NO_SHOW_ALERT, Staff(after, c), s.staff_channel, now, after.unit(), std::move(params),
+          after.patient_key()));
       break;
     }
     case pathway::v1::PathwayEvent::kMeetingScheduled: {
@@ -194,8 +194,8 @@ std::vector<NotificationCommand> OnPathwayEvent(
       params["meeting"] = meeting.meeting_id();
       params["meeting_time"] =
           absl::FormatTime("%Y-%m-%d %H:%M", es::FromProtoTimestamp(meeting.at()), c.zone);
-      out.push_back(Make(es::NameUuid("meeting-notice", absl::StrCat(after.pathway_id(), "/",
-                                                                     meeting.meeting_id())),
+      out.push_back(Make(es::NameUuid("meeting-notice",
+                                      absl::StrCat(after.pathway_id(), "/", meeting.meeting_id())),
                          v1::COLLABORATION_MEETING_NOTICE, std::move(r), s.staff_channel, now,
                          after.unit(), std::move(params), after.patient_key()));
       break;
@@ -215,11 +215,11 @@ std::vector<NotificationCommand> OnPathwayEvent(
         r.set_id(contact);
         r.set_address(address);
         r.set_language(IsSupportedLanguage(language) ? language : "nb");
-        out.push_back(Make(AppointmentReminderId(after.pathway_id(), appointment.appointment_id(),
-                                                 contact),
-                           v1::APPOINTMENT_REMINDER, std::move(r), preference->channel(),
-                           std::max(now, at - s.appointment_reminder_before), after.unit(), params,
-                           after.patient_key()));
+        out.push_back(
+            Make(AppointmentReminderId(after.pathway_id(), appointment.appointment_id(), contact),
+                 v1::APPOINTMENT_REMINDER, std::move(r), preference->channel(),
+                 std::max(now, at - s.appointment_reminder_before), after.unit(), params,
+                 after.patient_key()));
       };
       if (preference->consent() && !preference->address().empty()) {
         remind(after.patient_key(), v1::Recipient::PATIENT, preference->address(),
@@ -243,15 +243,14 @@ std::vector<NotificationCommand> OnPathwayEvent(
             event.payload_case() != pathway::v1::PathwayEvent::kAppointmentAttended ||
             appointment.appointment_id() == event.appointment_attended().appointment_id();
         if (!this_one) continue;
-        out.push_back(Cancel{AppointmentReminderId(after.pathway_id(),
-                                                   appointment.appointment_id(),
+        out.push_back(Cancel{AppointmentReminderId(after.pathway_id(), appointment.appointment_id(),
                                                    after.patient_key()),
                              "appointment no longer ahead"});
         for (const auto& relative : preference->relatives()) {
-          out.push_back(Cancel{AppointmentReminderId(after.pathway_id(),
-                                                     appointment.appointment_id(),
-                                                     relative.contact_id()),
-                               "appointment no longer ahead"});
+          out.push_back(
+              Cancel{AppointmentReminderId(after.pathway_id(), appointment.appointment_id(),
+                                           relative.contact_id()),
+                     "appointment no longer ahead"});
         }
       }
       break;

@@ -34,7 +34,7 @@ struct PolicySettings {
   int reminder_working_days = 3;
   int assessment_reminder_working_days = 3;
   absl::Duration appointment_reminder_before = absl::Hours(24);
-  int reminder_hour = 8;                       // local time of reminders
+  int reminder_hour = 8;  // local time of reminders
   std::string staff_language = "nb";
   v1::Channel staff_channel = v1::FILE;
 };

@@ -34,8 +34,8 @@ grpc::ServerUnaryReactor* PathwayGrpcService::Run(grpc::CallbackServerContext* c
                                                   v1::CommandResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (expected_version < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "expected_version: must not be negative"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected_version: must not be negative"));
     return reactor;
   }
   es::app::CommandContext command_context = es::rpc::CommandContextFrom(*context, request, key);
@@ -66,7 +66,8 @@ grpc::ServerUnaryReactor* PathwayGrpcService::StartPathway(grpc::CallbackServerC
   c.patient = r->patient();
   c.setting = r->setting();
   for (const auto& [k, v] : r->conditions()) c.conditions[k] = v;
-  absl::StatusOr<absl::CivilDay> start = DateField(r->start_date(), r->has_start_date(), "start_date");
+  absl::StatusOr<absl::CivilDay> start =
+      DateField(r->start_date(), r->has_start_date(), "start_date");
   if (!start.ok()) return Finish(context, start.status());
   c.start_date = *start;
   if (r->has_legal_deadline()) {
@@ -85,10 +86,10 @@ grpc::ServerUnaryReactor* PathwayGrpcService::RecordPoint(grpc::CallbackServerCo
                                                           v1::CommandResponse* response) {
   absl::StatusOr<absl::CivilDay> date = DateField(r->date(), r->has_date(), "date");
   if (!date.ok()) return Finish(context, date.status());
-  return Run(context, *r, r->idempotency_key(), r->expected_version(),
-             domain::RecordPoint{r->pathway_id(), r->point_id(), r->outcome(), *date,
-                                 service_.Today()},
-             response);
+  return Run(
+      context, *r, r->idempotency_key(), r->expected_version(),
+      domain::RecordPoint{r->pathway_id(), r->point_id(), r->outcome(), *date, service_.Today()},
+      response);
 }
 
 grpc::ServerUnaryReactor* PathwayGrpcService::CorrectPoint(grpc::CallbackServerContext* context,
@@ -105,15 +106,15 @@ grpc::ServerUnaryReactor* PathwayGrpcService::CorrectPoint(grpc::CallbackServerC
 grpc::ServerUnaryReactor* PathwayGrpcService::ScheduleAppointment(
     grpc::CallbackServerContext* context, const v1::ScheduleAppointmentRequest* r,
     v1::CommandResponse* response) {
-  domain::ScheduleAppointment c{r->pathway_id(), r->appointment_id(),
-                                r->has_at() ? es::FromProtoTimestamp(r->at()) : absl::InfinitePast(),
-                                r->kind()};
+  domain::ScheduleAppointment c{
+      r->pathway_id(), r->appointment_id(),
+      r->has_at() ? es::FromProtoTimestamp(r->at()) : absl::InfinitePast(), r->kind()};
   return Run(context, *r, r->idempotency_key(), 0, std::move(c), response);
 }
 
-grpc::ServerUnaryReactor* PathwayGrpcService::RecordAttendance(
-    grpc::CallbackServerContext* context, const v1::RecordAttendanceRequest* r,
-    v1::CommandResponse* response) {
+grpc::ServerUnaryReactor* PathwayGrpcService::RecordAttendance(grpc::CallbackServerContext* context,
+                                                               const v1::RecordAttendanceRequest* r,
+                                                               v1::CommandResponse* response) {
   return Run(context, *r, r->idempotency_key(), 0,
              domain::RecordAttendance{r->pathway_id(), r->appointment_id(), r->attended()},
              response);
@@ -145,9 +146,9 @@ grpc::ServerUnaryReactor* PathwayGrpcService::AssignCoordinator(
              domain::AssignCoordinator{r->pathway_id(), r->coordinator_id()}, response);
 }
 
-grpc::ServerUnaryReactor* PathwayGrpcService::TransferPathway(
-    grpc::CallbackServerContext* context, const v1::TransferPathwayRequest* r,
-    v1::CommandResponse* response) {
+grpc::ServerUnaryReactor* PathwayGrpcService::TransferPathway(grpc::CallbackServerContext* context,
+                                                              const v1::TransferPathwayRequest* r,
+                                                              v1::CommandResponse* response) {
   absl::StatusOr<absl::CivilDay> date = DateField(r->date(), r->has_date(), "date");
   if (!date.ok()) return Finish(context, date.status());
   return Run(context, *r, r->idempotency_key(), 0,

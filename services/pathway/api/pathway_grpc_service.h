@@ -15,11 +15,13 @@ class PathwayGrpcService final : public v1::PathwayService::CallbackService {
  public:
   explicit PathwayGrpcService(app::PathwayService& service) : service_(service) {}
 
-  grpc::ServerUnaryReactor* StartPathway(grpc::CallbackServerContext*, const v1::StartPathwayRequest*,
+  grpc::ServerUnaryReactor* StartPathway(grpc::CallbackServerContext*,
+                                         const v1::StartPathwayRequest*,
                                          v1::CommandResponse*) override;
   grpc::ServerUnaryReactor* RecordPoint(grpc::CallbackServerContext*, const v1::RecordPointRequest*,
                                         v1::CommandResponse*) override;
-  grpc::ServerUnaryReactor* CorrectPoint(grpc::CallbackServerContext*, const v1::CorrectPointRequest*,
+  grpc::ServerUnaryReactor* CorrectPoint(grpc::CallbackServerContext*,
+                                         const v1::CorrectPointRequest*,
                                          v1::CommandResponse*) override;
   grpc::ServerUnaryReactor* ScheduleAppointment(grpc::CallbackServerContext*,
                                                 const v1::ScheduleAppointmentRequest*,

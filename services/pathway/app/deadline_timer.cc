@@ -36,8 +36,7 @@ absl::StatusOr<int> DeadlineTimer::RunOnce(absl::CivilDay today) {
       auto promise = std::make_shared<std::promise<absl::StatusOr<es::app::CommandResult>>>();
       results.push_back(promise->get_future());
       service_.Execute(domain::RecordBreach{entry.pathway_id(), entry.deadline_id(), today},
-                       std::move(context),
-                       [promise](absl::StatusOr<es::app::CommandResult> r) {
+                       std::move(context), [promise](absl::StatusOr<es::app::CommandResult> r) {
                          promise->set_value(std::move(r));
                        });
     }

@@ -123,9 +123,9 @@ void PathwayService::Start(domain::StartPathway command, CommandContext context,
   }
   if (active->has_value() && **active != command.pathway_id) {
     release();
-    return done(absl::AlreadyExistsError(
-        absl::StrCat("the patient already has an active ", command.pathway_type,
-                     " pathway at unit ", command.unit, " (pathway ", **active, ")")));
+    return done(absl::AlreadyExistsError(absl::StrCat("the patient already has an active ",
+                                                      command.pathway_type, " pathway at unit ",
+                                                      command.unit, " (pathway ", **active, ")")));
   }
   std::string id = command.pathway_id;
   executor_.Execute(std::move(id), std::move(command), std::move(context), *key,
@@ -200,7 +200,8 @@ absl::StatusOr<EntryPage> PathwayService::Worklist(const WorklistQuery& q) const
 absl::StatusOr<EntryPage> PathwayService::Breaches(const std::string& unit, absl::CivilDay from,
                                                    absl::CivilDay to, int page_size,
                                                    const std::string& page_token) const {
-  if (!domain::IsValidId(unit)) return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
+  if (!domain::IsValidId(unit))
+    return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
   if (to < from) return absl::InvalidArgumentError("to: is before from");
   absl::StatusOr<int> size = es::app::PageSize(page_size);
   if (!size.ok()) return size.status();

@@ -32,7 +32,7 @@ struct PathwayServiceOptions {
 };
 
 struct WorklistQuery {
-  std::string unit;            // exactly one of unit and coordinator_id
+  std::string unit;  // exactly one of unit and coordinator_id
   std::string coordinator_id;
   v1::WorklistFilter filter = v1::ALL_OPEN;
   std::optional<absl::CivilDay> due_from;

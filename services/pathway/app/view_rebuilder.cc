@@ -32,7 +32,8 @@ absl::StatusOr<RebuildStats> RebuildOwnViews(es::storage::EventStore& store,
 
   std::string after;
   while (true) {
-    absl::StatusOr<std::vector<eventing::v1::StoredEvent>> page = store.ScanEvents(after, kScanPage);
+    absl::StatusOr<std::vector<eventing::v1::StoredEvent>> page =
+        store.ScanEvents(after, kScanPage);
     if (!page.ok()) return page.status();
     if (page->empty()) break;
     for (const eventing::v1::StoredEvent& stored : *page) {
@@ -48,8 +49,8 @@ absl::StatusOr<RebuildStats> RebuildOwnViews(es::storage::EventStore& store,
       state = decider.Evolve(std::move(state), event);
       ++stats.events;
     }
-    after = es::storage::EventStore::EventKey(page->back().stream_id(),
-                                              page->back().stream_version());
+    after =
+        es::storage::EventStore::EventKey(page->back().stream_id(), page->back().stream_version());
     if (page->size() < kScanPage) break;
   }
   if (absl::Status s = flush_stream(); !s.ok()) return s;

@@ -101,9 +101,8 @@ struct RecordBreach {
   absl::CivilDay today;
 };
 
-using PathwayCommand =
-    std::variant<StartPathway, RecordPoint, CorrectPoint, ScheduleAppointment, RecordAttendance,
-                 ScheduleMeeting, RecordMeetingHeld, AssignCoordinator, TransferPathway,
-                 EndPathway, RecordBreach>;
+using PathwayCommand = std::variant<StartPathway, RecordPoint, CorrectPoint, ScheduleAppointment,
+                                    RecordAttendance, ScheduleMeeting, RecordMeetingHeld,
+                                    AssignCoordinator, TransferPathway, EndPathway, RecordBreach>;
 
 }  // namespace pathway::domain

@@ -5,8 +5,8 @@
 // gives the same deadlines, so a correction simply re-derives them, and views rebuilt from the
 // event store are identical.
 
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,10 +33,10 @@ struct DeadlineInputs {
   const clinical::Calendar* calendar = nullptr;       // required for working-day rules
   catalogue::v1::Setting setting = catalogue::v1::SETTING_UNSPECIFIED;
   const google::protobuf::Map<std::string, std::string>* conditions = nullptr;
-  std::vector<EffectivePoint> points;                 // any order
+  std::vector<EffectivePoint> points;  // any order
   std::optional<absl::CivilDay> start_date;
   std::optional<absl::CivilDay> legal_deadline;
-  std::optional<absl::CivilDay> closed_on;            // pathway ended or transferred
+  std::optional<absl::CivilDay> closed_on;                  // pathway ended or transferred
   std::map<std::string, absl::CivilDay> breaches_recorded;  // deadline id -> breached on
 };
 

@@ -51,8 +51,7 @@ absl::Status CheckDate(std::string_view field, absl::CivilDay date, const v1::Pa
 // Register code: type code + event code + outcome, joined (D01L, D11CU, D06UF). Outcome codes
 // in the catalogue may already include the event letter ("CU"); then it is not repeated.
 std::string RegisterCode(const catalogue::v1::PathwayType& type,
-                         const catalogue::v1::MeasurementPoint& point,
-                         const std::string& outcome) {
+                         const catalogue::v1::MeasurementPoint& point, const std::string& outcome) {
   const std::string& event = point.event_code().value();
   if (!outcome.empty() && !event.empty() && outcome.rfind(event, 0) == 0) {
     return absl::StrCat(type.type_code().value(), outcome);
@@ -281,14 +280,17 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
         using T = std::decay_t<decltype(c)>;
         Event event;
         if constexpr (std::is_same_v<T, StartPathway>) {
-          if (!IsValidId(c.pathway_id)) return Invalid("pathway_id", "must be 1-64 of [A-Za-z0-9._:-]");
+          if (!IsValidId(c.pathway_id))
+            return Invalid("pathway_id", "must be 1-64 of [A-Za-z0-9._:-]");
           if (s.status() != v1::PATHWAY_STATUS_UNSPECIFIED) {
-            return absl::AlreadyExistsError(absl::StrCat("pathway ", c.pathway_id, " already exists"));
+            return absl::AlreadyExistsError(
+                absl::StrCat("pathway ", c.pathway_id, " already exists"));
           }
           const catalogue::v1::PathwayType* type = catalogue_.FindType(c.pathway_type);
           if (type == nullptr) return Invalid("pathway_type", "is not in the catalogue");
           if (!IsValidId(c.unit)) return Invalid("unit", "must be 1-64 of [A-Za-z0-9._:-]");
-          if (c.patient_key.empty() || c.patient.value().empty()) return Invalid("patient", "is required");
+          if (c.patient_key.empty() || c.patient.value().empty())
+            return Invalid("patient", "is required");
           if (c.setting != catalogue::v1::OUTPATIENT && c.setting != catalogue::v1::INPATIENT) {
             return Invalid("setting", "must be OUTPATIENT or INPATIENT");
           }
@@ -332,8 +334,10 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           if (point == nullptr) {
             return Invalid("point_id", absl::StrCat("is not a point of ", s.pathway_type()));
           }
-          if (point->kind() == catalogue::v1::START) return Rule("the start point is recorded by StartPathway");
-          if (point->kind() == catalogue::v1::END) return Rule("the end point is recorded by EndPathway");
+          if (point->kind() == catalogue::v1::START)
+            return Rule("the start point is recorded by StartPathway");
+          if (point->kind() == catalogue::v1::END)
+            return Rule("the end point is recorded by EndPathway");
           if (absl::Status st = CheckDate("date", c.date, s, c.today); !st.ok()) return st;
           if (point->outcomes_size() > 0) {
             bool known = false;
@@ -341,7 +345,8 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
             if (!known) {
               std::vector<std::string> codes;
               for (const auto& o : point->outcomes()) codes.push_back(o.code());
-              return Invalid("outcome", absl::StrCat("must be one of ", absl::StrJoin(codes, ", ")));
+              return Invalid("outcome",
+                             absl::StrCat("must be one of ", absl::StrJoin(codes, ", ")));
             }
           } else if (!c.outcome.empty()) {
             return Invalid("outcome", absl::StrCat(c.point_id, " has no outcome"));
@@ -373,12 +378,14 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
             return Invalid("corrects_event_id", "is not a recorded point of this pathway");
           }
           if (target->superseded()) {
-            return Rule("correction rule: correct the latest correction of a point, not a superseded one");
+            return Rule(
+                "correction rule: correct the latest correction of a point, not a superseded one");
           }
           if (absl::Status st = CheckDate("date", c.date, s, c.today); !st.ok()) return st;
           const auto* rules = catalogue_.FindVersion(s.pathway_type(), s.rule_version());
           const auto* type = catalogue_.FindType(s.pathway_type());
-          const auto* point = rules ? clinical::PathwayCatalogue::FindPoint(*rules, target->point_id()) : nullptr;
+          const auto* point =
+              rules ? clinical::PathwayCatalogue::FindPoint(*rules, target->point_id()) : nullptr;
           std::string outcome = c.outcome.empty() ? target->outcome() : c.outcome;
           if (point != nullptr && point->outcomes_size() > 0) {
             bool known = false;
@@ -409,15 +416,18 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           *e.mutable_date() = es::ToProtoDate(c.date);
           e.set_outcome(outcome);
           e.set_reason(c.reason);
-          if (point != nullptr && type != nullptr) e.set_register_code(RegisterCode(*type, *point, outcome));
+          if (point != nullptr && type != nullptr)
+            e.set_register_code(RegisterCode(*type, *point, outcome));
           return One(std::move(event));
         } else if constexpr (std::is_same_v<T, ScheduleAppointment>) {
           if (absl::Status st = RequireActive(s, c.pathway_id); !st.ok()) return st;
-          if (!IsValidId(c.appointment_id)) return Invalid("appointment_id", "must be 1-64 of [A-Za-z0-9._:-]");
+          if (!IsValidId(c.appointment_id))
+            return Invalid("appointment_id", "must be 1-64 of [A-Za-z0-9._:-]");
           if (c.at == absl::InfinitePast()) return Invalid("at", "is required");
           for (const auto& a : s.appointments()) {
             if (a.appointment_id() == c.appointment_id) {
-              return absl::AlreadyExistsError(absl::StrCat("appointment ", c.appointment_id, " already scheduled"));
+              return absl::AlreadyExistsError(
+                  absl::StrCat("appointment ", c.appointment_id, " already scheduled"));
             }
           }
           v1::AppointmentScheduled& e = *event.mutable_appointment_scheduled();
@@ -431,7 +441,9 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           for (const auto& a : s.appointments()) {
             if (a.appointment_id() == c.appointment_id) found = &a;
           }
-          if (found == nullptr) return absl::NotFoundError(absl::StrCat("appointment ", c.appointment_id, " is not scheduled"));
+          if (found == nullptr)
+            return absl::NotFoundError(
+                absl::StrCat("appointment ", c.appointment_id, " is not scheduled"));
           if (found->status() != "scheduled") {
             return Rule(absl::StrCat("attendance rule: appointment ", c.appointment_id,
                                      " is already recorded as ", found->status()));
@@ -445,11 +457,13 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           return One(std::move(event));
         } else if constexpr (std::is_same_v<T, ScheduleMeeting>) {
           if (absl::Status st = RequireActive(s, c.pathway_id); !st.ok()) return st;
-          if (!IsValidId(c.meeting_id)) return Invalid("meeting_id", "must be 1-64 of [A-Za-z0-9._:-]");
+          if (!IsValidId(c.meeting_id))
+            return Invalid("meeting_id", "must be 1-64 of [A-Za-z0-9._:-]");
           if (c.at == absl::InfinitePast()) return Invalid("at", "is required");
           for (const auto& entry : s.timeline()) {
             if (entry.what() == "CollaborationMeetingScheduled" && entry.detail() == c.meeting_id) {
-              return absl::AlreadyExistsError(absl::StrCat("meeting ", c.meeting_id, " already scheduled"));
+              return absl::AlreadyExistsError(
+                  absl::StrCat("meeting ", c.meeting_id, " already scheduled"));
             }
           }
           v1::CollaborationMeetingScheduled& e = *event.mutable_meeting_scheduled();
@@ -465,16 +479,20 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
             scheduled = scheduled || entry.what() == "CollaborationMeetingScheduled";
             held = held || entry.what() == "CollaborationMeetingHeld";
           }
-          if (!scheduled) return absl::NotFoundError(absl::StrCat("meeting ", c.meeting_id, " is not scheduled"));
-          if (held) return Rule(absl::StrCat("meeting ", c.meeting_id, " is already recorded as held"));
+          if (!scheduled)
+            return absl::NotFoundError(absl::StrCat("meeting ", c.meeting_id, " is not scheduled"));
+          if (held)
+            return Rule(absl::StrCat("meeting ", c.meeting_id, " is already recorded as held"));
           if (absl::Status st = CheckDate("date", c.date, s, c.today); !st.ok()) return st;
           event.mutable_meeting_held()->set_meeting_id(c.meeting_id);
           *event.mutable_meeting_held()->mutable_date() = es::ToProtoDate(c.date);
           return One(std::move(event));
         } else if constexpr (std::is_same_v<T, AssignCoordinator>) {
           if (absl::Status st = RequireActive(s, c.pathway_id); !st.ok()) return st;
-          if (!IsValidId(c.coordinator_id)) return Invalid("coordinator_id", "must be 1-64 of [A-Za-z0-9._:-]");
-          if (s.coordinator_id() == c.coordinator_id) return Rule("this coordinator is already assigned");
+          if (!IsValidId(c.coordinator_id))
+            return Invalid("coordinator_id", "must be 1-64 of [A-Za-z0-9._:-]");
+          if (s.coordinator_id() == c.coordinator_id)
+            return Rule("this coordinator is already assigned");
           event.mutable_coordinator_assigned()->set_coordinator_id(c.coordinator_id);
           return One(std::move(event));
         } else if constexpr (std::is_same_v<T, TransferPathway>) {
@@ -513,7 +531,8 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           }
           return One(std::move(event));
         } else if constexpr (std::is_same_v<T, RecordBreach>) {
-          if (!IsValidId(c.pathway_id)) return Invalid("pathway_id", "must be 1-64 of [A-Za-z0-9._:-]");
+          if (!IsValidId(c.pathway_id))
+            return Invalid("pathway_id", "must be 1-64 of [A-Za-z0-9._:-]");
           if (s.status() == v1::PATHWAY_STATUS_UNSPECIFIED) {
             return absl::NotFoundError(absl::StrCat("pathway ", c.pathway_id, " does not exist"));
           }
@@ -521,9 +540,12 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           for (const auto& d : s.deadlines()) {
             if (d.deadline_id() == c.deadline_id) deadline = &d;
           }
-          if (deadline == nullptr) return absl::NotFoundError(absl::StrCat("deadline ", c.deadline_id, " does not exist"));
-          if (deadline->status() != v1::OPEN) return Rule("breach rule: the deadline is no longer open");
-          if (deadline->breach_recorded()) return Rule("breach rule: the breach is already recorded");
+          if (deadline == nullptr)
+            return absl::NotFoundError(absl::StrCat("deadline ", c.deadline_id, " does not exist"));
+          if (deadline->status() != v1::OPEN)
+            return Rule("breach rule: the deadline is no longer open");
+          if (deadline->breach_recorded())
+            return Rule("breach rule: the breach is already recorded");
           const absl::CivilDay due = es::FromProtoDate(deadline->due_date());
           if (c.today <= due) return Rule("breach rule: the deadline is not yet past its due date");
           v1::DeadlineBreached& e = *event.mutable_deadline_breached();

@@ -43,10 +43,9 @@ absl::Status ReferralPolicy::Run(domain::PathwayCommand command, const std::stri
     context.correlation_id = correlation_id;
     std::promise<absl::StatusOr<es::app::CommandResult>> promise;
     auto future = promise.get_future();
-    service_.Execute(command, std::move(context),
-                     [&promise](absl::StatusOr<es::app::CommandResult> r) {
-                       promise.set_value(std::move(r));
-                     });
+    service_.Execute(
+        command, std::move(context),
+        [&promise](absl::StatusOr<es::app::CommandResult> r) { promise.set_value(std::move(r)); });
     absl::StatusOr<es::app::CommandResult> result = future.get();
     if (result.ok()) return absl::OkStatus();
     last = result.status();
@@ -146,8 +145,8 @@ absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
   start.coordinator_id = referral.coordinator_id();
   start.referral_id = m.stream_id();
   start.today = std::max(service_.Today(), start.start_date);
-  absl::Status s = Run(std::move(start), absl::StrCat("policy:start:", m.stream_id()),
-                       m.correlation_id());
+  absl::Status s =
+      Run(std::move(start), absl::StrCat("policy:start:", m.stream_id()), m.correlation_id());
   if (s.code() == absl::StatusCode::kAlreadyExists) {
     // The patient already has an active pathway of this type at the unit: a coordinator
     // decides; the referral event itself is fine.

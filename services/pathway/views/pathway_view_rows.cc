@@ -68,11 +68,10 @@ std::map<std::string, std::string> RowsOf(const v1::Pathway& p) {
       }
     }
     if (d.breach_recorded()) {
-      const absl::CivilDay breached_on = d.has_breached_on()
-                                             ? es::FromProtoDate(d.breached_on())
-                                             : es::FromProtoDate(d.due_date()) + 1;
-      rows[absl::StrCat(UnitBreachPrefix(p.unit()), DateKey(breached_on), "/",
-                        d.deadline_id())] = EntryOf(p, d).SerializeAsString();
+      const absl::CivilDay breached_on = d.has_breached_on() ? es::FromProtoDate(d.breached_on())
+                                                             : es::FromProtoDate(d.due_date()) + 1;
+      rows[absl::StrCat(UnitBreachPrefix(p.unit()), DateKey(breached_on), "/", d.deadline_id())] =
+          EntryOf(p, d).SerializeAsString();
     }
   }
   if (!p.patient_key().empty()) {

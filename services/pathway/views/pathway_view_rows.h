@@ -6,9 +6,9 @@
 //
 //   wu/<unit>/<due yyyymmdd>/<deadline id>         -> DeadlineEntry   open deadlines by unit
 //   wc/<coordinator>/<due yyyymmdd>/<deadline id>  -> DeadlineEntry   open deadlines by coordinator
-//   td/<due yyyymmdd>/<deadline id>                -> DeadlineEntry   open, breach not recorded (timer)
-//   bu/<unit>/<breached on yyyymmdd>/<deadline id> -> DeadlineEntry   recorded breaches by unit
-//   pp/<patient key>/<pathway id>                  -> pathway id      pathways of a patient
+//   td/<due yyyymmdd>/<deadline id>                -> DeadlineEntry   open, breach not recorded
+//   (timer) bu/<unit>/<breached on yyyymmdd>/<deadline id> -> DeadlineEntry   recorded breaches by
+//   unit pp/<patient key>/<pathway id>                  -> pathway id      pathways of a patient
 //   ap/<unit>/<type>/<patient key>                 -> pathway id      active pathway (one per type)
 // Ids never contain '/', so each owner's rows are one contiguous, date-ordered key range.
 

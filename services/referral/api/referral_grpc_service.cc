@@ -24,15 +24,18 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const abs
 ReferralGrpcService::ReferralGrpcService(app::ReferralService& service, const es::Clock& clock)
     : service_(service), clock_(clock) {}
 
-grpc::ServerUnaryReactor* ReferralGrpcService::RunCommand(
-    grpc::CallbackServerContext* context, const google::protobuf::Message& request,
-    const std::string& key, int64_t expected_version, domain::ReferralCommand command, v1::CommandResponse* response) {
+grpc::ServerUnaryReactor* ReferralGrpcService::RunCommand(grpc::CallbackServerContext* context,
+                                                          const google::protobuf::Message& request,
+                                                          const std::string& key,
+                                                          int64_t expected_version,
+                                                          domain::ReferralCommand command,
+                                                          v1::CommandResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   app::CommandContext command_context = es::rpc::CommandContextFrom(*context, request, key);
   command_context.expected_version = expected_version;
   if (expected_version < 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "expected_version: must not be negative"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected_version: must not be negative"));
     return reactor;
   }
   service_.Execute(std::move(command), std::move(command_context),
@@ -66,8 +69,7 @@ grpc::ServerUnaryReactor* ReferralGrpcService::SubmitReferral(
   command.suspected_condition = request->suspected_condition();
   command.priority = request->priority();
   if (request->has_municipal_contact()) command.municipal_contact = request->municipal_contact();
-  return RunCommand(context, *request, request->idempotency_key(), 0,
-                    std::move(command), response);
+  return RunCommand(context, *request, request->idempotency_key(), 0, std::move(command), response);
 }
 
 grpc::ServerUnaryReactor* ReferralGrpcService::AssessReferral(
@@ -77,8 +79,8 @@ grpc::ServerUnaryReactor* ReferralGrpcService::AssessReferral(
   if (command.assessment.assessed_by().empty()) {
     command.assessment.set_assessed_by(es::rpc::ActorFrom(*context).subject());
   }
-  return RunCommand(context, *request, request->idempotency_key(),
-                    request->expected_version(), std::move(command), response);
+  return RunCommand(context, *request, request->idempotency_key(), request->expected_version(),
+                    std::move(command), response);
 }
 
 grpc::ServerUnaryReactor* ReferralGrpcService::CorrectAssessment(
@@ -89,8 +91,8 @@ grpc::ServerUnaryReactor* ReferralGrpcService::CorrectAssessment(
   if (command.assessment.assessed_by().empty()) {
     command.assessment.set_assessed_by(es::rpc::ActorFrom(*context).subject());
   }
-  return RunCommand(context, *request, request->idempotency_key(),
-                    request->expected_version(), std::move(command), response);
+  return RunCommand(context, *request, request->idempotency_key(), request->expected_version(),
+                    std::move(command), response);
 }
 
 grpc::ServerUnaryReactor* ReferralGrpcService::AssignCoordinator(
@@ -99,8 +101,8 @@ grpc::ServerUnaryReactor* ReferralGrpcService::AssignCoordinator(
   domain::AssignCoordinator command{
       request->referral_id(), request->coordinator_id(), request->coordinator_name(),
       request->has_assigned_at() ? es::FromProtoTimestamp(request->assigned_at()) : clock_.Now()};
-  return RunCommand(context, *request, request->idempotency_key(),
-                    request->expected_version(), std::move(command), response);
+  return RunCommand(context, *request, request->idempotency_key(), request->expected_version(),
+                    std::move(command), response);
 }
 
 grpc::ServerUnaryReactor* ReferralGrpcService::WithdrawReferral(
@@ -108,10 +110,9 @@ grpc::ServerUnaryReactor* ReferralGrpcService::WithdrawReferral(
     v1::CommandResponse* response) {
   domain::WithdrawReferral command{
       request->referral_id(), request->reason(),
-      request->has_withdrawn_at() ? es::FromProtoTimestamp(request->withdrawn_at())
-                                  : clock_.Now()};
-  return RunCommand(context, *request, request->idempotency_key(),
-                    request->expected_version(), std::move(command), response);
+      request->has_withdrawn_at() ? es::FromProtoTimestamp(request->withdrawn_at()) : clock_.Now()};
+  return RunCommand(context, *request, request->idempotency_key(), request->expected_version(),
+                    std::move(command), response);
 }
 
 grpc::ServerUnaryReactor* ReferralGrpcService::GetReferral(grpc::CallbackServerContext* context,
@@ -132,9 +133,9 @@ grpc::ServerUnaryReactor* ReferralGrpcService::ListReferrals(
   absl::StatusOr<app::Page> page = service_.List(request->unit(), request->status(),
                                                  request->page_size(), request->page_token());
   if (page.ok()) {
-    es::rpc::AuditRead(audit_, *context, "ListReferrals",
-                       {{"unit_listed", request->unit()},
-                        {"count", std::to_string(page->referrals.size())}});
+    es::rpc::AuditRead(
+        audit_, *context, "ListReferrals",
+        {{"unit_listed", request->unit()}, {"count", std::to_string(page->referrals.size())}});
     for (v1::Referral& referral : page->referrals) *response->add_referrals() = std::move(referral);
     response->set_next_page_token(page->next_page_token);
   }
@@ -144,14 +145,13 @@ grpc::ServerUnaryReactor* ReferralGrpcService::ListReferrals(
 grpc::ServerUnaryReactor* ReferralGrpcService::GetAssessmentWorklist(
     grpc::CallbackServerContext* context, const v1::GetAssessmentWorklistRequest* request,
     v1::AssessmentWorklistResponse* response) {
-  absl::Time as_of =
-      request->has_as_of() ? es::FromProtoTimestamp(request->as_of()) : clock_.Now();
+  absl::Time as_of = request->has_as_of() ? es::FromProtoTimestamp(request->as_of()) : clock_.Now();
   absl::StatusOr<app::WorklistPage> page = service_.AssessmentWorklist(
       request->unit(), as_of, request->page_size(), request->page_token());
   if (page.ok()) {
-    es::rpc::AuditRead(audit_, *context, "GetAssessmentWorklist",
-                       {{"unit_listed", request->unit()},
-                        {"count", std::to_string(page->items.size())}});
+    es::rpc::AuditRead(
+        audit_, *context, "GetAssessmentWorklist",
+        {{"unit_listed", request->unit()}, {"count", std::to_string(page->items.size())}});
     for (app::WorklistItem& item : page->items) {
       v1::AssessmentWorklistItem& out = *response->add_items();
       *out.mutable_assessment_deadline() = item.referral.assessment_deadline();

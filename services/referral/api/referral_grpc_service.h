@@ -45,8 +45,8 @@ class ReferralGrpcService final : public v1::ReferralService::CallbackService {
  private:
   grpc::ServerUnaryReactor* RunCommand(grpc::CallbackServerContext* context,
                                        const google::protobuf::Message& request,
-                                       const std::string& key,
-                                       int64_t expected_version, domain::ReferralCommand command,
+                                       const std::string& key, int64_t expected_version,
+                                       domain::ReferralCommand command,
                                        v1::CommandResponse* response);
 
   app::ReferralService& service_;

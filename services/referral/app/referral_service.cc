@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "libs/app/paging.h"
 #include "libs/eventing/proto_time.h"
-#include "services/shared/patient_identity.h"
 #include "services/referral/views/referral_view_rows.h"
+#include "services/shared/patient_identity.h"
 
 namespace referral::app {
 namespace {
@@ -94,7 +94,8 @@ absl::StatusOr<std::vector<v1::Referral>> ReferralService::LoadReferrals(
 
 absl::StatusOr<Page> ReferralService::List(const std::string& unit, v1::ReferralStatus status,
                                            int page_size, const std::string& page_token) const {
-  if (!domain::IsValidId(unit)) return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
+  if (!domain::IsValidId(unit))
+    return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
   if (status == v1::REFERRAL_STATUS_UNSPECIFIED || !v1::ReferralStatus_IsValid(status)) {
     return absl::InvalidArgumentError("status: is required");
   }
@@ -111,9 +112,9 @@ absl::StatusOr<Page> ReferralService::List(const std::string& unit, v1::Referral
 }
 
 absl::StatusOr<WorklistPage> ReferralService::AssessmentWorklist(
-    const std::string& unit, absl::Time as_of, int page_size,
-    const std::string& page_token) const {
-  if (!domain::IsValidId(unit)) return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
+    const std::string& unit, absl::Time as_of, int page_size, const std::string& page_token) const {
+  if (!domain::IsValidId(unit))
+    return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
   absl::StatusOr<int> size = es::app::PageSize(page_size);
   if (!size.ok()) return size.status();
   const std::string prefix = views::WorklistPrefix(unit);

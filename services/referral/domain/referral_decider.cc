@@ -44,8 +44,8 @@ absl::Status RequireExisting(const v1::Referral& state, const std::string& refer
 }
 
 absl::Status RejectInStatus(const v1::Referral& state, std::string_view rule) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      std::string(rule), " (referral is ", v1::ReferralStatus_Name(state.status()), ")"));
+  return absl::FailedPreconditionError(absl::StrCat(std::string(rule), " (referral is ",
+                                                    v1::ReferralStatus_Name(state.status()), ")"));
 }
 
 }  // namespace
@@ -142,7 +142,8 @@ absl::StatusOr<std::vector<Event>> ReferralDecider::DecideSubmit(const SubmitRef
   if (!IsValidId(c.referral_id)) return Invalid("referral_id", "must be 1-64 of [A-Za-z0-9._:-]");
   absl::StatusOr<clinical::IdSystem> system = ToIdSystem(c.patient.system());
   if (!system.ok()) return system.status();
-  absl::StatusOr<clinical::NationalId> id = clinical::ValidateNationalId(*system, c.patient.value());
+  absl::StatusOr<clinical::NationalId> id =
+      clinical::ValidateNationalId(*system, c.patient.value());
   if (!id.ok()) return Invalid("patient.value", std::string(id.status().message()));
   if (c.patient_key.empty()) return absl::InternalError("patient key: not set by the application");
   if (c.referrer.name().empty() && c.referrer.hpr_number().empty()) {
@@ -179,8 +180,8 @@ absl::StatusOr<std::vector<Event>> ReferralDecider::DecideSubmit(const SubmitRef
   e.set_suspected_condition(c.suspected_condition);
   e.set_priority(c.priority);
   if (c.municipal_contact.has_value()) *e.mutable_municipal_contact() = *c.municipal_contact;
-  *e.mutable_assessment_deadline() = es::ToProtoDate(
-      calendar_.AddWorkingDays(received_day, policy_.assessment_working_days));
+  *e.mutable_assessment_deadline() =
+      es::ToProtoDate(calendar_.AddWorkingDays(received_day, policy_.assessment_working_days));
   e.set_calendar_id(calendar_.id());
   return One(std::move(event));
 }
@@ -207,7 +208,8 @@ absl::Status ReferralDecider::ValidateAssessment(const v1::Assessment& a,
       break;
     }
     case v1::Assessment::kNoRight:
-      if (a.no_right().reason().empty()) return Invalid("assessment.no_right.reason", "is required");
+      if (a.no_right().reason().empty())
+        return Invalid("assessment.no_right.reason", "is required");
       break;
     case v1::Assessment::kForwarded:
       if (!IsValidId(a.forwarded().to_unit())) {
@@ -218,7 +220,8 @@ absl::Status ReferralDecider::ValidateAssessment(const v1::Assessment& a,
       }
       break;
     case v1::Assessment::kReturned:
-      if (a.returned().reason().empty()) return Invalid("assessment.returned.reason", "is required");
+      if (a.returned().reason().empty())
+        return Invalid("assessment.returned.reason", "is required");
       break;
     case v1::Assessment::OUTCOME_NOT_SET:
       return Invalid("assessment.outcome",

@@ -47,8 +47,7 @@ class ReferralDecider {
   absl::StatusOr<std::vector<Event>> DecideAssess(const AssessReferral& c, const State& s) const;
   absl::StatusOr<std::vector<Event>> DecideCorrect(const CorrectAssessment& c,
                                                    const State& s) const;
-  absl::StatusOr<std::vector<Event>> DecideAssign(const AssignCoordinator& c,
-                                                  const State& s) const;
+  absl::StatusOr<std::vector<Event>> DecideAssign(const AssignCoordinator& c, const State& s) const;
   absl::StatusOr<std::vector<Event>> DecideWithdraw(const WithdrawReferral& c,
                                                     const State& s) const;
   absl::Status ValidateAssessment(const v1::Assessment& assessment, const State& state) const;

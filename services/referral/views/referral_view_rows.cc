@@ -17,8 +17,8 @@ uint64_t MicrosOf(const google::protobuf::Timestamp& t) {
 
 std::optional<std::string> ListKey(const v1::Referral& r) {
   if (r.status() == v1::REFERRAL_STATUS_UNSPECIFIED) return std::nullopt;
-  return absl::StrCat(ListPrefix(r.receiving_unit(), r.status()),
-                      Hex16(~MicrosOf(r.received_at())), "/", r.referral_id());
+  return absl::StrCat(ListPrefix(r.receiving_unit(), r.status()), Hex16(~MicrosOf(r.received_at())),
+                      "/", r.referral_id());
 }
 
 std::optional<std::string> WorklistKey(const v1::Referral& r) {

@@ -29,14 +29,14 @@ eventing::v1::StoredEvent Submitted() {
 }
 
 TEST(CloudEventHeaders, GivenStoredEvent_WhenMapped_ThenBinaryModeHeadersInOrder) {
-  EXPECT_THAT(CloudEventHeaders(Submitted()),
-              ElementsAre(Pair("ce_specversion", "1.0"),
-                          Pair("ce_id", "0b7f3c2e-8a41-4f7e-9a55-2d1c0e6b9f10"),
-                          Pair("ce_source", "/pathways/referral"),
-                          Pair("ce_type", "no.pathways.referral.v1.ReferralSubmitted"),
-                          Pair("ce_time", "2024-03-01T08:15:00.250Z"),
-                          Pair("ce_subject", "referral-42"),
-                          Pair("content-type", "application/protobuf")));
+  EXPECT_THAT(
+      CloudEventHeaders(Submitted()),
+      ElementsAre(Pair("ce_specversion", "1.0"),
+                  Pair("ce_id", "0b7f3c2e-8a41-4f7e-9a55-2d1c0e6b9f10"),
+                  Pair("ce_source", "/pathways/referral"),
+                  Pair("ce_type", "no.pathways.referral.v1.ReferralSubmitted"),
+                  Pair("ce_time", "2024-03-01T08:15:00.250Z"), Pair("ce_subject", "referral-42"),
+                  Pair("content-type", "application/protobuf")));
 }
 
 TEST(CloudEventHeaders, GivenSubMillisecondTime_WhenMapped_ThenTruncatedToMilliseconds) {

@@ -187,8 +187,7 @@ class OutboxRelayTest : public ::testing::Test {
   std::vector<Record> ConsumeEverything(const std::string& bootstrap, Clock::duration timeout) {
     size_t expected = 0;
     for (const auto& [stream, version] : versions_) expected += static_cast<size_t>(version);
-    absl::StatusOr<std::unique_ptr<TestConsumer>> consumer =
-        TestConsumer::Create(bootstrap);
+    absl::StatusOr<std::unique_ptr<TestConsumer>> consumer = TestConsumer::Create(bootstrap);
     EXPECT_THAT(consumer, IsOk());
     if (!consumer.ok()) return {};
     std::vector<int32_t> partitions;

@@ -198,7 +198,8 @@ TEST(NotificationDecider, GivenNothing_WhenScheduledWithBadId_ThenInvalidArgumen
   Spec().Given({}).When(c).ThenFails(absl::StatusCode::kInvalidArgument);
 }
 
-TEST(NotificationDecider, GivenNothing_WhenScheduledWithoutKindRecipientOrDueTime_ThenInvalidArgument) {
+TEST(NotificationDecider,
+     GivenNothing_WhenScheduledWithoutKindRecipientOrDueTime_ThenInvalidArgument) {
   v1::NotificationScheduled n = Reminder();
   n.set_kind(v1::NOTIFICATION_KIND_UNSPECIFIED);
   Spec().Given({}).When(ScheduleIt(n)).ThenFails(absl::StatusCode::kInvalidArgument);
@@ -225,14 +226,20 @@ TEST(NotificationDecider, GivenScheduled_WhenSentOnFirstAttempt_ThenSent) {
   EXPECT_EQ(s.version(), 2);
 }
 
-TEST(NotificationDecider, GivenScheduled_WhenSentWithAnAttemptThatIsNotTheNext_ThenFailedPrecondition) {
-  Spec().Given(Scheduled()).When(MarkSent{kId, 2, kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
-  Spec().Given(Scheduled()).When(MarkSent{kId, 0, kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+TEST(NotificationDecider,
+     GivenScheduled_WhenSentWithAnAttemptThatIsNotTheNext_ThenFailedPrecondition) {
+  Spec()
+      .Given(Scheduled())
+      .When(MarkSent{kId, 2, kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Scheduled())
+      .When(MarkSent{kId, 0, kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(NotificationDecider, GivenScheduled_WhenFailedWithAnotherAttemptAhead_ThenStillScheduledForThen) {
+TEST(NotificationDecider,
+     GivenScheduled_WhenFailedWithAnotherAttemptAhead_ThenStillScheduledForThen) {
   const absl::Time next = kDue + absl::Seconds(30);
   DeciderSpec<NotificationDecider> spec = Spec();
   spec.Given(Scheduled()).When(MarkFailed{kId, 1, "HTTP 503", next});
@@ -254,7 +261,8 @@ TEST(NotificationDecider, GivenOneFailedAttempt_WhenSecondAttemptSent_ThenSent) 
   EXPECT_EQ(s.attempts(), 2);
 }
 
-TEST(NotificationDecider, GivenOneFailedAttempt_WhenFirstAttemptRecordedAgain_ThenFailedPrecondition) {
+TEST(NotificationDecider,
+     GivenOneFailedAttempt_WhenFirstAttemptRecordedAgain_ThenFailedPrecondition) {
   Spec()
       .Given(History({ev::Scheduled(), ev::Failed(1, "HTTP 503", kDue + absl::Seconds(30))}))
       .When(MarkSent{kId, 1, kDue})
@@ -271,24 +279,37 @@ TEST(NotificationDecider, GivenScheduled_WhenFailedWithoutNextAttempt_ThenDeadLe
   EXPECT_EQ(s.last_error(), "no channel configured");
 }
 
-TEST(NotificationDecider, GivenDeadLettered_WhenSentFailedCancelledOrAcknowledged_ThenFailedPrecondition) {
+TEST(NotificationDecider,
+     GivenDeadLettered_WhenSentFailedCancelledOrAcknowledged_ThenFailedPrecondition) {
   const std::vector<Event> history =
       History({ev::Scheduled(), ev::Failed(1, "HTTP 400", std::nullopt)});
-  Spec().Given(history).When(MarkSent{kId, 2, kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
-  Spec().Given(history).When(MarkFailed{kId, 2, "again", std::nullopt}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
-  Spec().Given(history).When(Cancel{kId, "deadline met"}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
-  Spec().Given(history).When(Acknowledge{kId, "coord-7", kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(history)
+      .When(MarkSent{kId, 2, kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(history)
+      .When(MarkFailed{kId, 2, "again", std::nullopt})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(history)
+      .When(Cancel{kId, "deadline met"})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(history)
+      .When(Acknowledge{kId, "coord-7", kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(NotificationDecider, GivenSent_WhenSentOrFailedAgain_ThenFailedPrecondition) {
-  Spec().Given(Sent()).When(MarkSent{kId, 2, kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
-  Spec().Given(Sent()).When(MarkFailed{kId, 2, "late", std::nullopt}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Sent())
+      .When(MarkSent{kId, 2, kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Sent())
+      .When(MarkFailed{kId, 2, "late", std::nullopt})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
 // ===============================================================================================
@@ -306,8 +327,10 @@ TEST(NotificationDecider, GivenSent_WhenAcknowledged_ThenAcknowledgedByTheCaller
 }
 
 TEST(NotificationDecider, GivenScheduled_WhenAcknowledgedBeforeSent_ThenFailedPrecondition) {
-  Spec().Given(Scheduled()).When(Acknowledge{kId, "coord-7", kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Scheduled())
+      .When(Acknowledge{kId, "coord-7", kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(NotificationDecider, GivenAcknowledged_WhenAcknowledgedAgain_ThenFailedPrecondition) {
@@ -325,8 +348,10 @@ TEST(NotificationDecider, GivenCancelled_WhenAcknowledged_ThenFailedPrecondition
 }
 
 TEST(NotificationDecider, GivenSent_WhenAcknowledgedByNobody_ThenInvalidArgument) {
-  Spec().Given(Sent()).When(Acknowledge{kId, "", kDue}).ThenFails(
-      absl::StatusCode::kInvalidArgument);
+  Spec()
+      .Given(Sent())
+      .When(Acknowledge{kId, "", kDue})
+      .ThenFails(absl::StatusCode::kInvalidArgument);
 }
 
 // ===============================================================================================
@@ -350,16 +375,22 @@ TEST(NotificationDecider, GivenScheduledAfterAFailedAttempt_WhenCancelled_ThenCa
 }
 
 TEST(NotificationDecider, GivenSent_WhenCancelled_ThenFailedPrecondition) {
-  Spec().Given(Sent()).When(Cancel{kId, "deadline met"}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Sent())
+      .When(Cancel{kId, "deadline met"})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(NotificationDecider, GivenCancelled_WhenCancelledOrSentAgain_ThenFailedPrecondition) {
   const std::vector<Event> history = History({ev::Scheduled(), ev::Cancelled("deadline met")});
-  Spec().Given(history).When(Cancel{kId, "pathway ended"}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
-  Spec().Given(history).When(MarkSent{kId, 1, kDue}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(history)
+      .When(Cancel{kId, "pathway ended"})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(history)
+      .When(MarkSent{kId, 1, kDue})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(NotificationDecider, GivenNothing_WhenCancelledSentOrAcknowledged_ThenNotFound) {
@@ -380,13 +411,17 @@ TEST(NotificationDecider, GivenScheduled_WhenRescheduled_ThenDueAtMoves) {
 }
 
 TEST(NotificationDecider, GivenScheduled_WhenRescheduledToTheSameTime_ThenFailedPrecondition) {
-  Spec().Given(Scheduled()).When(Reschedule{kId, kDue, "deadline moved"}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Scheduled())
+      .When(Reschedule{kId, kDue, "deadline moved"})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(NotificationDecider, GivenSentOrCancelled_WhenRescheduled_ThenFailedPrecondition) {
-  Spec().Given(Sent()).When(Reschedule{kId, kDue + absl::Hours(1), "moved"}).ThenFails(
-      absl::StatusCode::kFailedPrecondition);
+  Spec()
+      .Given(Sent())
+      .When(Reschedule{kId, kDue + absl::Hours(1), "moved"})
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
   Spec()
       .Given(History({ev::Scheduled(), ev::Cancelled("deadline met")}))
       .When(Reschedule{kId, kDue + absl::Hours(1), "moved"})

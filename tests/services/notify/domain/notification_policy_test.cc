@@ -297,7 +297,8 @@ std::vector<Schedule> SchedulesOf(const std::vector<NotificationCommand>& c,
   return out;
 }
 
-// The one schedule of `kind` among `c` (a failure, and an empty one, when there is not exactly one).
+// The one schedule of `kind` among `c` (a failure, and an empty one, when there is not exactly
+// one).
 Schedule OnlyScheduleOf(const std::vector<NotificationCommand>& c, v1::NotificationKind kind) {
   std::vector<Schedule> found = SchedulesOf(c, kind);
   if (found.size() != 1) {
@@ -485,8 +486,9 @@ TEST(NotificationPolicy, GivenStartedTsbPathway_WhenStartedWithoutLegalDeadline_
   EXPECT_THAT(s.Start(Day(2026, 3, 2)), IsEmpty());  // TSB rules start at the first attendance
 }
 
-TEST(NotificationPolicy,
-     GivenStartedTsbPathway_WhenFirstAttendanceRecorded_ThenCoordinatorRemindedThreeWorkingDaysBefore) {
+TEST(
+    NotificationPolicy,
+    GivenStartedTsbPathway_WhenFirstAttendanceRecorded_ThenCoordinatorRemindedThreeWorkingDaysBefore) {
   Story s(OsloTime(2026, 3, 2, 10));
   s.Start(Day(2026, 3, 2));
   s.MoveTo(OsloTime(2026, 3, 9, 14, 30));
@@ -541,7 +543,8 @@ TEST(NotificationPolicy, GivenFirstAttendanceOn19March_ThenReminderSkipsEasterTo
   EXPECT_EQ(DueAt(r), UtcTime(2026, 4, 1, 6));
 }
 
-TEST(NotificationPolicy, GivenFirstAttendanceOn17March_ThenReminderForTuesdayAfterEasterOnMonday30March) {
+TEST(NotificationPolicy,
+     GivenFirstAttendanceOn17March_ThenReminderForTuesdayAfterEasterOnMonday30March) {
   Story s(OsloTime(2026, 3, 17, 12));
   s.Start(Day(2026, 3, 16));
   const Schedule r = OnlyScheduleOf(s.Attend(Day(2026, 3, 17)), v1::DEADLINE_REMINDER);
@@ -578,7 +581,8 @@ TEST(NotificationPolicy, GivenOtherReminderSettings_WhenDeadlineOpens_ThenTheyAr
   EXPECT_EQ(r.notification.subject(), "Deadline approaching: tsb.attendance-decision.outpatient");
 }
 
-TEST(NotificationPolicy, GivenOpenDeadline_WhenFirstAttendanceDateCorrected_ThenReminderRescheduled) {
+TEST(NotificationPolicy,
+     GivenOpenDeadline_WhenFirstAttendanceDateCorrected_ThenReminderRescheduled) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   s.Attend(Day(2026, 3, 9));  // evt-2; decision due Mon 30 March, reminder Wed 25 March
@@ -608,7 +612,8 @@ TEST(NotificationPolicy, GivenOpenDeadline_WhenCoordinatorAssigned_ThenNoDeadlin
   EXPECT_THAT(s.AssignCoordinator("coord-9"), IsEmpty());
 }
 
-TEST(NotificationPolicy, GivenOpenDeadline_WhenClinicalDecisionInTime_ThenReminderCancelledDeadlineMet) {
+TEST(NotificationPolicy,
+     GivenOpenDeadline_WhenClinicalDecisionInTime_ThenReminderCancelledDeadlineMet) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   s.Attend(Day(2026, 3, 9));
@@ -634,7 +639,8 @@ TEST(NotificationPolicy, GivenOpenDeadline_WhenClinicalDecisionInTime_ThenRemind
   EXPECT_EQ(n->cancel_reason(), "deadline met");
 }
 
-TEST(NotificationPolicy, GivenOpenDeadline_WhenClinicalDecisionLateButNoBreachRecorded_ThenDeadlineMet) {
+TEST(NotificationPolicy,
+     GivenOpenDeadline_WhenClinicalDecisionLateButNoBreachRecorded_ThenDeadlineMet) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   s.Attend(Day(2026, 3, 9));
@@ -645,7 +651,8 @@ TEST(NotificationPolicy, GivenOpenDeadline_WhenClinicalDecisionLateButNoBreachRe
   EXPECT_EQ(cancels[0].reason, "deadline met");
 }
 
-TEST(NotificationPolicy, GivenLegalDeadline_WhenFirstAttendance_ThenLegalReminderCancelledAndDecisionReminded) {
+TEST(NotificationPolicy,
+     GivenLegalDeadline_WhenFirstAttendance_ThenLegalReminderCancelledAndDecisionReminded) {
   Story s(OsloTime(2026, 3, 2, 10));
   s.Start(Day(2026, 3, 2), kCoordinator, Day(2026, 4, 18));
   s.MoveTo(OsloTime(2026, 3, 9, 10));
@@ -657,7 +664,8 @@ TEST(NotificationPolicy, GivenLegalDeadline_WhenFirstAttendance_ThenLegalReminde
             DeadlineReminderId(DecisionDeadline()));
 }
 
-TEST(NotificationPolicy, GivenOpenDeadlines_WhenPathwayEnded_ThenEveryReminderCancelledPathwayEnded) {
+TEST(NotificationPolicy,
+     GivenOpenDeadlines_WhenPathwayEnded_ThenEveryReminderCancelledPathwayEnded) {
   Story s(OsloTime(2026, 3, 2, 10));
   s.Start(Day(2026, 3, 2), kCoordinator, Day(2026, 4, 18));
   s.MoveTo(OsloTime(2026, 3, 9, 10));
@@ -686,7 +694,8 @@ TEST(NotificationPolicy, GivenOpenDeadline_WhenPathwayTransferred_ThenReminderCa
 // Breach alerts
 // ===============================================================================================
 
-TEST(NotificationPolicy, GivenPassedDeadline_WhenBreachRecorded_ThenAlertNamingRuleAndReminderCancelled) {
+TEST(NotificationPolicy,
+     GivenPassedDeadline_WhenBreachRecorded_ThenAlertNamingRuleAndReminderCancelled) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   s.Attend(Day(2026, 3, 9));
@@ -723,7 +732,8 @@ TEST(NotificationPolicy, GivenPassedDeadline_WhenBreachRecorded_ThenAlertNamingR
   EXPECT_EQ(book.Find(BreachAlertId(DecisionDeadline()))->status(), v1::SCHEDULED);
 }
 
-TEST(NotificationPolicy, GivenPatientPostponedWithinSpan_WhenBreachRecorded_ThenAlertSaysPatientPostponed) {
+TEST(NotificationPolicy,
+     GivenPatientPostponedWithinSpan_WhenBreachRecorded_ThenAlertSaysPatientPostponed) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   s.Attend(Day(2026, 3, 9));
@@ -794,7 +804,8 @@ referral::v1::ReferralEvent Submitted(absl::Time at) {
   return e;
 }
 
-TEST(NotificationPolicy, GivenNothing_WhenReferralSubmitted_ThenUnitRemindedBeforeThe10DayDeadline) {
+TEST(NotificationPolicy,
+     GivenNothing_WhenReferralSubmitted_ThenUnitRemindedBeforeThe10DayDeadline) {
   const std::vector<NotificationCommand> commands =
       OnReferralEvent(Submitted(OsloTime(2026, 3, 23, 9, 12)), Context());
   ASSERT_THAT(commands, SizeIs(1)) << Describe(commands);
@@ -808,8 +819,9 @@ TEST(NotificationPolicy, GivenNothing_WhenReferralSubmitted_ThenUnitRemindedBefo
   EXPECT_EQ(r.notification.unit(), kUnit);
   // Thu 9 April: Wed 8 (1), Tue 7 (2), Wed 1 April (3), Easter skipped.
   EXPECT_EQ(DueAt(r), OsloTime(2026, 4, 1, 8));
-  EXPECT_EQ(Params(r), (std::map<std::string, std::string>{
-                           {"referral", kReferralId}, {"unit", kUnit}, {"due_date", "2026-04-09"}}));
+  EXPECT_EQ(Params(r),
+            (std::map<std::string, std::string>{
+                {"referral", kReferralId}, {"unit", kUnit}, {"due_date", "2026-04-09"}}));
   EXPECT_EQ(r.notification.subject(), "Henvisning må vurderes innen 2026-04-09");
   EXPECT_EQ(r.notification.body(),
             "Henvisning ref-2026-0001 ved ahus-poliklinikk-3 må vurderes innen 2026-04-09 (10 "
@@ -843,7 +855,8 @@ TEST(NotificationPolicy, GivenSubmittedReferral_WhenWithdrawn_ThenAssessmentRemi
   EXPECT_EQ(Cancels(commands)[0].reason, "referral withdrawn");
 }
 
-TEST(NotificationPolicy, GivenSubmittedReferral_WhenCoordinatorAssignedOrAssessmentCorrected_ThenNothing) {
+TEST(NotificationPolicy,
+     GivenSubmittedReferral_WhenCoordinatorAssignedOrAssessmentCorrected_ThenNothing) {
   referral::v1::ReferralEvent assigned = ReferralEvent(2, OsloTime(2026, 3, 24, 10));
   assigned.mutable_coordinator_assigned()->set_referral_id(kReferralId);
   assigned.mutable_coordinator_assigned()->set_coordinator_id(kCoordinator);
@@ -922,7 +935,8 @@ TEST(NotificationPolicy, GivenScheduledAppointment_WhenAttended_ThenNoAlert) {
 // Collaboration meetings
 // ===============================================================================================
 
-TEST(NotificationPolicy, GivenMunicipalContact_WhenMeetingScheduled_ThenMunicipalCoordinatorNotified) {
+TEST(NotificationPolicy,
+     GivenMunicipalContact_WhenMeetingScheduled_ThenMunicipalCoordinatorNotified) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   const std::vector<NotificationCommand> commands =
@@ -939,10 +953,9 @@ TEST(NotificationPolicy, GivenMunicipalContact_WhenMeetingScheduled_ThenMunicipa
   EXPECT_THAT(notice.notification.recipient(), EqualsProto(expected));
   EXPECT_EQ(notice.notification.channel(), v1::FILE);
   EXPECT_EQ(DueAt(notice), OsloTime(2026, 3, 9, 10));  // at once
-  EXPECT_EQ(Params(notice), (std::map<std::string, std::string>{
-                                {"unit", kUnit},
-                                {"meeting", "meet-1"},
-                                {"meeting_time", "2026-03-20 10:00"}}));
+  EXPECT_EQ(Params(notice),
+            (std::map<std::string, std::string>{
+                {"unit", kUnit}, {"meeting", "meet-1"}, {"meeting_time", "2026-03-20 10:00"}}));
   EXPECT_EQ(notice.notification.subject(), "Samarbeidsmøte 2026-03-20 10:00");
   EXPECT_EQ(notice.notification.body(),
             "Det er avtalt samarbeidsmøte 2026-03-20 10:00 for en felles pasient ved "
@@ -950,7 +963,8 @@ TEST(NotificationPolicy, GivenMunicipalContact_WhenMeetingScheduled_ThenMunicipa
   EXPECT_THAT(notice.notification.ShortDebugString(), Not(HasSubstr(kFnr)));
 }
 
-TEST(NotificationPolicy, GivenMunicipalContactWithoutEmail_WhenMeetingScheduled_ThenNamedCoordinatorNotified) {
+TEST(NotificationPolicy,
+     GivenMunicipalContactWithoutEmail_WhenMeetingScheduled_ThenNamedCoordinatorNotified) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.Start(Day(2026, 3, 2));
   const Schedule notice =
@@ -982,7 +996,8 @@ v1::ContactPreference FamilyPreference() {
   return p;
 }
 
-TEST(NotificationPolicy, GivenConsent_WhenAppointmentScheduled_ThenPatientAndConsentingRelativeReminded) {
+TEST(NotificationPolicy,
+     GivenConsent_WhenAppointmentScheduled_ThenPatientAndConsentingRelativeReminded) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.SetPreference(FamilyPreference());
   s.Start(Day(2026, 3, 2));
@@ -1077,7 +1092,8 @@ TEST(NotificationPolicy, GivenConsentWithoutAddress_WhenAppointmentScheduled_The
   EXPECT_THAT(s.Appointment("appt-1", OsloTime(2026, 3, 16, 10, 30)), IsEmpty());
 }
 
-TEST(NotificationPolicy, GivenOnlyARelativeConsented_WhenAppointmentScheduled_ThenOnlyTheRelativeReminded) {
+TEST(NotificationPolicy,
+     GivenOnlyARelativeConsented_WhenAppointmentScheduled_ThenOnlyTheRelativeReminded) {
   Story s(OsloTime(2026, 3, 9, 10));
   v1::ContactPreference p = Preference(false, "", "nb");
   AddRelative(p, "rel-1", true, "+4590000002", "da");
@@ -1093,8 +1109,8 @@ TEST(NotificationPolicy, GivenConsent_WhenAppointmentWithinADay_ThenReminderDueA
   Story s(OsloTime(2026, 3, 16, 8));
   s.SetPreference(Preference(true, "+4790000001", "nb"));
   s.Start(Day(2026, 3, 2));
-  const Schedule r = OnlyScheduleOf(s.Appointment("appt-1", OsloTime(2026, 3, 16, 13)),
-                                    v1::APPOINTMENT_REMINDER);
+  const Schedule r =
+      OnlyScheduleOf(s.Appointment("appt-1", OsloTime(2026, 3, 16, 13)), v1::APPOINTMENT_REMINDER);
   EXPECT_EQ(DueAt(r), OsloTime(2026, 3, 16, 8));
 }
 
@@ -1152,14 +1168,15 @@ TEST(NotificationPolicy, GivenReminders_WhenPathwayEnded_ThenEveryAppointmentRem
   for (const std::string& id : scheduled) EXPECT_EQ(book.Find(id)->status(), v1::CANCELLED) << id;
 }
 
-TEST(NotificationPolicy, GivenReminderAlreadySent_WhenAppointmentAttended_ThenCancelIsRefusedHarmlessly) {
+TEST(NotificationPolicy,
+     GivenReminderAlreadySent_WhenAppointmentAttended_ThenCancelIsRefusedHarmlessly) {
   Story s(OsloTime(2026, 3, 9, 10));
   s.SetPreference(Preference(true, "+4790000001", "nb"));
   s.Start(Day(2026, 3, 2));
   NotificationBook book;
   for (const auto& answer : s.answers()) book.Apply(answer);
-  const Schedule r = OnlyScheduleOf(s.Appointment("appt-1", OsloTime(2026, 3, 16, 10)),
-                                    v1::APPOINTMENT_REMINDER);
+  const Schedule r =
+      OnlyScheduleOf(s.Appointment("appt-1", OsloTime(2026, 3, 16, 10)), v1::APPOINTMENT_REMINDER);
   book.Apply(s.answers().back());
   book.Apply(MarkSent{r.notification_id, 1, OsloTime(2026, 3, 15, 10)});
   s.MoveTo(OsloTime(2026, 3, 16, 11));
@@ -1198,7 +1215,8 @@ Story FullStory() {
   return s;
 }
 
-TEST(NotificationPolicyDeterminism, GivenAHistory_WhenFoldedAgain_ThenTheSameCommandsWithTheSameIds) {
+TEST(NotificationPolicyDeterminism,
+     GivenAHistory_WhenFoldedAgain_ThenTheSameCommandsWithTheSameIds) {
   const Story first = FullStory();
   Story again(OsloTime(2026, 4, 20, 10));  // the events carry their own recorded_at
   again.SetPreference(first.preference());
@@ -1212,12 +1230,13 @@ TEST(NotificationPolicyDeterminism, GivenAHistory_WhenFoldedAgain_ThenTheSameCom
   for (const auto& answer : first.answers()) {
     for (const Schedule& s : Schedules(answer)) kinds.insert(s.notification.kind());
   }
-  EXPECT_THAT(kinds, UnorderedElementsAre(v1::DEADLINE_REMINDER, v1::BREACH_ALERT,
-                                          v1::NO_SHOW_ALERT, v1::COLLABORATION_MEETING_NOTICE,
-                                          v1::APPOINTMENT_REMINDER));
+  EXPECT_THAT(kinds,
+              UnorderedElementsAre(v1::DEADLINE_REMINDER, v1::BREACH_ALERT, v1::NO_SHOW_ALERT,
+                                   v1::COLLABORATION_MEETING_NOTICE, v1::APPOINTMENT_REMINDER));
 }
 
-TEST(NotificationPolicyDeterminism, GivenAHistory_WhenEveryEventIsDeliveredTwice_ThenNoSecondNotification) {
+TEST(NotificationPolicyDeterminism,
+     GivenAHistory_WhenEveryEventIsDeliveredTwice_ThenNoSecondNotification) {
   const Story story = FullStory();
   NotificationBook once;
   for (const auto& answer : story.answers()) once.Apply(answer);
@@ -1264,9 +1283,9 @@ TEST(NotificationPolicyDeterminism, GivenTheSameEvent_WhenAskedTwice_ThenIdentic
 
 TEST(NotificationPolicyDeterminism, GivenDifferentTriggers_ThenDifferentIds) {
   const std::set<std::string> ids = {
-      DeadlineReminderId("pw-1/legal"),    DeadlineReminderId("pw-2/legal"),
-      BreachAlertId("pw-1/legal"),         BreachAlertId("pw-2/legal"),
-      AssessmentReminderId("ref-1"),       AssessmentReminderId("ref-2"),
+      DeadlineReminderId("pw-1/legal"),      DeadlineReminderId("pw-2/legal"),
+      BreachAlertId("pw-1/legal"),           BreachAlertId("pw-2/legal"),
+      AssessmentReminderId("ref-1"),         AssessmentReminderId("ref-2"),
       DeadlineReminderId(DecisionDeadline())};
   EXPECT_THAT(ids, SizeIs(7));
   EXPECT_EQ(DeadlineReminderId("pw-1/legal"), DeadlineReminderId("pw-1/legal"));
@@ -1302,8 +1321,8 @@ TEST(NotificationPolicyBug, GivenBreach_ThenAlertNamesItsPathwayAndDeadline) {
 }
 
 TEST(NotificationPolicyBug, GivenSubmittedReferral_ThenAssessmentReminderNamesItsReferral) {
-  const Schedule r = OnlyScheduleOf(
-      OnReferralEvent(Submitted(OsloTime(2026, 3, 23, 9)), Context()), v1::ASSESSMENT_REMINDER);
+  const Schedule r = OnlyScheduleOf(OnReferralEvent(Submitted(OsloTime(2026, 3, 23, 9)), Context()),
+                                    v1::ASSESSMENT_REMINDER);
   EXPECT_EQ(r.notification.referral_id(), kReferralId);
 }
 
@@ -1340,9 +1359,9 @@ TEST(NotificationPolicyBug, GivenConsent_WhenAppointmentRecordedAfterItsTime_The
   Story s(OsloTime(2026, 3, 16, 15));
   s.SetPreference(Preference(true, "+4790000001", "nb"));
   s.Start(Day(2026, 3, 2));
-  EXPECT_THAT(SchedulesOf(s.Appointment("appt-1", OsloTime(2026, 3, 16, 10)),
-                          v1::APPOINTMENT_REMINDER),
-              IsEmpty());
+  EXPECT_THAT(
+      SchedulesOf(s.Appointment("appt-1", OsloTime(2026, 3, 16, 10)), v1::APPOINTMENT_REMINDER),
+      IsEmpty());
 }
 
 }  // namespace

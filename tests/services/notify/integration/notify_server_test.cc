@@ -429,8 +429,8 @@ TEST_F(
   std::vector<v1::Notification> listed = h_.OfKind("n1-coord", v1::DEADLINE_REMINDER);
   ASSERT_THAT(listed, SizeIs(1));
   EXPECT_EQ(listed[0].notification_id(), reminder_id);
-  absl::StatusOr<app::NotificationPage> by_unit = h_.notify_server().service().List(
-      "", "n1-unit", v1::SCHEDULED, 100, "");
+  absl::StatusOr<app::NotificationPage> by_unit =
+      h_.notify_server().service().List("", "n1-unit", v1::SCHEDULED, 100, "");
   ASSERT_THAT(by_unit, IsOk());
   ASSERT_THAT(by_unit->notifications, SizeIs(1));
   EXPECT_EQ(by_unit->notifications[0].notification_id(), reminder_id);
@@ -443,14 +443,14 @@ TEST_F(
   // A week later, before the reminder is due, the clinical decision meets the deadline.
   h_.clock.Set(OsloTime(2026, 3, 10, 10));
   ASSERT_RPC_OK(h_.Record(id, "klinisk_beslutning", Day(2026, 3, 10), "CT"));
-  reminder = h_.Await(reminder_id,
-                      [](const v1::Notification& n) { return n.status() == v1::CANCELLED; });
+  reminder =
+      h_.Await(reminder_id, [](const v1::Notification& n) { return n.status() == v1::CANCELLED; });
   ASSERT_TRUE(reminder.has_value());
   EXPECT_EQ(reminder->cancel_reason(), "deadline met");
   // The decision opened decision -> first evaluation (due Tue 17 March): its reminder is due
   // Thursday 12 March, 08:00.
-  const std::string next_id = domain::DeadlineReminderId(
-      absl::StrCat(id, "/", kFirstEvaluationRule, "/1"));
+  const std::string next_id =
+      domain::DeadlineReminderId(absl::StrCat(id, "/", kFirstEvaluationRule, "/1"));
   std::optional<v1::Notification> next = h_.Await(next_id, IsScheduled);
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(es::FromProtoTimestamp(next->due_at()), OsloTime(2026, 3, 12, 8));
@@ -537,8 +537,8 @@ TEST_F(
   EXPECT_EQ(line.value("subject", ""), "Frist brutt: tsb.attendance-decision.outpatient");
   EXPECT_THAT(line.value("body", ""), HasSubstr("gikk ut 2026-03-23"));
   EXPECT_THAT(line.value("body", ""), HasSubstr("Pasientutsatt: nei."));
-  EXPECT_EQ(line.value("sent_at", ""), absl::FormatTime("%Y-%m-%d%ET%H:%M:%SZ", breach_time,
-                                                        absl::UTCTimeZone()));
+  EXPECT_EQ(line.value("sent_at", ""),
+            absl::FormatTime("%Y-%m-%d%ET%H:%M:%SZ", breach_time, absl::UTCTimeZone()));
   EXPECT_THAT(line.dump(), ::testing::Not(HasSubstr(kFnr2)));
 
   // Acknowledged by the coordinator over gRPC.
@@ -549,8 +549,8 @@ TEST_F(
   EXPECT_EQ(alert->status(), v1::ACKNOWLEDGED);
   EXPECT_EQ(alert->acknowledged_by(), "n2-coord");
   EXPECT_EQ(alert->version(), ack.version());
-  absl::StatusOr<app::NotificationPage> acknowledged = h_.notify_server().service().List(
-      "n2-coord", "", v1::ACKNOWLEDGED, 100, "");
+  absl::StatusOr<app::NotificationPage> acknowledged =
+      h_.notify_server().service().List("n2-coord", "", v1::ACKNOWLEDGED, 100, "");
   ASSERT_THAT(acknowledged, IsOk());
   ASSERT_THAT(acknowledged->notifications, SizeIs(1));
   EXPECT_EQ(acknowledged->notifications[0].notification_id(), alert_id);
@@ -563,7 +563,8 @@ TEST_F(
   EXPECT_THAT(h_.DeliveredLines(), SizeIs(2));  // the reminder and the alert
 }
 
-TEST_F(NotifyServerTest, GivenScheduledAppointments_WhenPatientDoesNotAttend_ThenNoShowAlertSentAtOnce) {
+TEST_F(NotifyServerTest,
+       GivenScheduledAppointments_WhenPatientDoesNotAttend_ThenNoShowAlertSentAtOnce) {
   std::string id;
   ASSERT_RPC_OK(h_.StartPathway("n3-unit", kFnr1, Day(2026, 2, 23), "n3-coord", &id));
   ASSERT_RPC_OK(h_.ScheduleAppointment(id, "appt-1", OsloTime(2026, 3, 2, 10)));
@@ -614,7 +615,8 @@ TEST_F(NotifyServerTest, GivenScheduledAppointments_WhenPatientDoesNotAttend_The
   EXPECT_THAT(lines[0].value("body", ""), HasSubstr("(D01L)"));
 }
 
-TEST_F(NotifyServerTest, GivenNotifiedPathwayEvents_WhenTheRecordsAreDeliveredAgain_ThenNoSecondNotification) {
+TEST_F(NotifyServerTest,
+       GivenNotifiedPathwayEvents_WhenTheRecordsAreDeliveredAgain_ThenNoSecondNotification) {
   std::string id;
   ASSERT_RPC_OK(h_.StartPathway("n4-unit", kFnr2, Day(2026, 2, 23), "n4-coord", &id));
   ASSERT_RPC_OK(h_.Record(id, "forste_fremmote", Day(2026, 3, 2)));
@@ -664,9 +666,9 @@ TEST_F(NotifyServerTest, GivenNotifiedPathwayEvents_WhenTheRecordsAreDeliveredAg
     ASSERT_TRUE(event.ParseFromString(r.value));
     if (event.has_scheduled()) ++scheduled[event.metadata().stream_id()];
   }
-  EXPECT_THAT(es::testing::ReadTopic(h_.bootstrap(), kNotifyTopic, kPartitions, 4,
-                                     std::chrono::seconds(2)),
-              SizeIs(3));
+  EXPECT_THAT(
+      es::testing::ReadTopic(h_.bootstrap(), kNotifyTopic, kPartitions, 4, std::chrono::seconds(2)),
+      SizeIs(3));
   ASSERT_THAT(scheduled, SizeIs(3));
   for (const auto& [notification_id, count] : scheduled) {
     EXPECT_EQ(count, 1) << notification_id;

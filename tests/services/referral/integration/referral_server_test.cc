@@ -1,8 +1,6 @@
 // The referral service end to end in one process: a real gRPC channel, the embedded Kafka
 // broker on a free port, RocksDB in a temp directory.
 
-#include "services/referral/server.h"
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -14,6 +12,7 @@
 #include "libs/eventing/proto_time.h"
 #include "libs/kafka/embedded_broker.h"
 #include "referral/v1/service.grpc.pb.h"
+#include "services/referral/server.h"
 #include "tests/support/kafka_probe.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -190,7 +189,8 @@ TEST_F(ReferralServerTest, GivenStaleExpectedVersion_WhenCommandSent_ThenAborted
             grpc::StatusCode::ABORTED);
 }
 
-TEST_F(ReferralServerTest, GivenReferralsWithDifferentDeadlines_WhenWorklistRead_ThenOrderedAndFlagged) {
+TEST_F(ReferralServerTest,
+       GivenReferralsWithDifferentDeadlines_WhenWorklistRead_ThenOrderedAndFlagged) {
   v1::CommandResponse late, early, urgent;
   ASSERT_TRUE(Submit(Submission("k-late", kFnr, "2026-03-10T09:00:00+01:00"), &late).ok());
   ASSERT_TRUE(Submit(Submission("k-early", kFnr2, "2026-03-02T09:00:00+01:00"), &early).ok());
@@ -270,8 +270,8 @@ TEST_F(ReferralServerTest, GivenCommands_ThenEventsOnKafkaWithCloudEventHeadersA
     v1::CommandResponse response;
     ASSERT_TRUE(stub_->AssignCoordinator(&context, assign, &response).ok());
   }
-  auto records = es::testing::ReadTopic(broker_->bootstrap_servers(), kTopic, 3, 2,
-                                        std::chrono::seconds(20));
+  auto records =
+      es::testing::ReadTopic(broker_->bootstrap_servers(), kTopic, 3, 2, std::chrono::seconds(20));
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].partition, records[1].partition);
   EXPECT_LT(records[0].offset, records[1].offset);
