@@ -2,7 +2,9 @@
 //
 // Resident size of a pathway server process holding 1,000,000 active pathways (the worklist
 // data set), with the RocksDB block cache and memtables bounded by configuration, measured
-// after it has served a worklist load. The server runs in a child process of this binary with
+// after it has served a worklist load: every unit's whole worklist read once (so every
+// open-deadline row went through the block cache), then the closed-loop GetWorklist load of
+// the worklist group at 64 callers. The server runs in a child process of this binary with
 // only the pathway server in it (the Kafka broker is another child), so its VmRSS / VmHWM from
 // /proc/<pid>/status are the service's own.
 
@@ -13,13 +15,17 @@
 #include <memory>
 #include <string>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "bench/common/child_process.h"
 #include "bench/common/dataset.h"
 #include "bench/common/flags.h"
 #include "bench/common/report.h"
 #include "bench/common/serve.h"
 #include "bench/common/worklist_load.h"
+#include "pathway/v1/service.grpc.pb.h"
 
 namespace bench {
 namespace {
@@ -37,6 +43,36 @@ Prints `figure=NAME value=V unit=U ceiling=C ratio=R` lines to stdout, notes to 
   --prepare-only        load (or find) the cached data set, measure nothing
   --quick               small sizes for a smoke run (also BENCH_QUICK=1)
 )";
+
+// Pages through every unit's whole worklist (ALL_OPEN, 500 per page) once, so that the server
+// has read every open-deadline row: its block cache is then as full as the load can make it.
+// Returns the number of entries seen (one open deadline per pathway of the data set).
+absl::StatusOr<int64_t> SweepAllWorklists(const std::string& target) {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  std::unique_ptr<pathway::v1::PathwayService::Stub> stub =
+      pathway::v1::PathwayService::NewStub(channel);
+  int64_t entries = 0;
+  for (int unit = 0; unit < kUnits; ++unit) {
+    pathway::v1::GetWorklistRequest request;
+    request.set_unit(UnitName(unit));
+    request.set_filter(pathway::v1::ALL_OPEN);
+    request.set_page_size(500);
+    while (true) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      pathway::v1::WorklistResponse response;
+      grpc::Status status = stub->GetWorklist(&context, request, &response);
+      if (!status.ok()) {
+        return absl::InternalError(absl::StrCat("GetWorklist: ", status.error_message()));
+      }
+      entries += response.entries_size();
+      if (response.next_page_token().empty()) break;
+      request.set_page_token(response.next_page_token());
+    }
+  }
+  return entries;
+}
 
 int Run(int argc, char** argv) {
   bool quick = QuickFromEnvironment();
@@ -93,6 +129,20 @@ int Run(int argc, char** argv) {
         const pid_t pid = (*server)->pid();
         Note("resident size once SERVING: %lld MiB",
              static_cast<long long>(ProcStatusKb(pid, "VmRSS").value_or(0) / 1024));
+        const absl::Time sweep_start = absl::Now();
+        absl::StatusOr<int64_t> swept =
+            SweepAllWorklists(absl::StrCat("127.0.0.1:", (*server)->ready()));
+        if (!swept.ok()) {
+          fail(swept.status());
+        } else {
+          Note("read every unit's whole worklist once: %lld open deadlines in %.1f s; resident "
+               "size %lld MiB",
+               static_cast<long long>(*swept), absl::ToDoubleSeconds(absl::Now() - sweep_start),
+               static_cast<long long>(ProcStatusKb(pid, "VmRSS").value_or(0) / 1024));
+          if (*swept != pathways) {
+            fail(absl::InternalError(absl::StrCat("expected ", pathways, " open deadlines")));
+          }
+        }
         absl::StatusOr<WorklistLoadResult> load = RunWorklistLoad(
             {.target = absl::StrCat("127.0.0.1:", (*server)->ready()),
              .callers = static_cast<int>(callers),
@@ -101,7 +151,7 @@ int Run(int argc, char** argv) {
             nullptr);
         if (!load.ok()) {
           fail(load.status());
-        } else {
+        } else if (exit_code == 0) {
           Note("worklist load: %.0f calls/s, p99 %.3f ms", load->calls_per_second, load->p99_ms);
           const std::optional<int64_t> rss = ProcStatusKb(pid, "VmRSS");
           const std::optional<int64_t> hwm = ProcStatusKb(pid, "VmHWM");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -165,16 +166,17 @@ absl::StatusOr<LoadResult> MeasureServer(const std::string& mode, int callers, c
   if (!result.ok()) return result.status();
   if (!stopped.ok()) return stopped;
   const double window = flags.seconds;
+  // /proc/stat counts in clock ticks while per-process times are exact, so "others" is only good
+  // to a few percent and can come out slightly negative: shown as 0 then.
+  const double others = std::max(
+      0.0, probe.machine_seconds() - result->client_cpu_seconds - probe.seconds());
   std::fprintf(stderr,
                "# %-8s callers=%-3d %8.0f calls/s  p50 %.3f ms  p99 %.3f ms  (%llu calls; CPU "
                "client %.0f%% server %.0f%% others %.0f%%)\n",
                mode.c_str(), callers, result->calls_per_second, result->p50_ms, result->p99_ms,
                static_cast<unsigned long long>(result->calls),
                100 * result->client_cpu_seconds / window, 100 * probe.seconds() / window,
-               // Anything above a few percent means the figure was taken on a shared machine.
-               100 * (probe.machine_seconds() - result->client_cpu_seconds - probe.seconds()) /
-                   window);
-  const double others = probe.machine_seconds() - result->client_cpu_seconds - probe.seconds();
+               100 * others / window);
   if (others > 0.2 * window) {
     std::fprintf(stderr,
                  "# WARNING: other processes took %.0f%% of a core during this figure: the "
