@@ -70,11 +70,12 @@ domain::PathwayCommand CommandFor(Story story, int64_t p, int step, const std::s
                                   const referral::v1::PatientIdentifier& patient) {
   const absl::CivilDay today = AnchorDay();
   const std::string unit = UnitName(static_cast<int>(p % kUnits));
-  const std::string coordinator =
-      absl::StrFormat("coord-%02d-%02d", static_cast<int>(p % kUnits), static_cast<int>((p / kUnits) % 20));
+  const std::string coordinator = absl::StrFormat("coord-%02d-%02d", static_cast<int>(p % kUnits),
+                                                  static_cast<int>((p / kUnits) % 20));
   // Every tenth pathway of each unit is inpatient (shorter deadlines).
   const bool inpatient = (p / kUnits) % 10 == 9;
-  const catalogue::v1::Setting setting = inpatient ? catalogue::v1::INPATIENT : catalogue::v1::OUTPATIENT;
+  const catalogue::v1::Setting setting =
+      inpatient ? catalogue::v1::INPATIENT : catalogue::v1::OUTPATIENT;
   auto start = [&](absl::CivilDay start_date, absl::CivilDay legal) {
     domain::StartPathway c;
     c.pathway_id = id;
@@ -163,7 +164,8 @@ class LoadDriver {
         if (now - last_at >= absl::Seconds(30) || done_ == pathways_) {
           Note("  loaded %lld / %lld pathways (%.0f commands/s lately), load average %s",
                static_cast<long long>(done_), static_cast<long long>(pathways_),
-               static_cast<double>((done_ - last_done) * steps_) / absl::ToDoubleSeconds(now - last_at),
+               static_cast<double>((done_ - last_done) * steps_) /
+                   absl::ToDoubleSeconds(now - last_at),
                LoadAverage().c_str());
           last_done = done_;
           last_at = now;
@@ -219,10 +221,9 @@ class LoadDriver {
     context.actor.set_subject("bench-loader");
     context.actor.set_role("coordinator");
     context.actor.set_organisation(UnitName(static_cast<int>(p % kUnits)));
-    service_.Execute(CommandFor(story_, p, step, id, patient), std::move(context),
-                     [this, p, step](absl::StatusOr<es::app::CommandResult> result) {
-                       Done(p, step, result);
-                     });
+    service_.Execute(
+        CommandFor(story_, p, step, id, patient), std::move(context),
+        [this, p, step](absl::StatusOr<es::app::CommandResult> result) { Done(p, step, result); });
   }
 
   void Done(int64_t p, int step, const absl::StatusOr<es::app::CommandResult>& result) {
@@ -230,9 +231,10 @@ class LoadDriver {
     --in_flight_;
     if (!result.ok() || result->replayed) {
       if (error_.ok()) {
-        error_ = absl::InternalError(absl::StrCat(
-            "loading pathway ", p, " command ", step, ": ",
-            result.ok() ? "replayed (the data directory was not empty)" : result.status().ToString()));
+        error_ = absl::InternalError(
+            absl::StrCat("loading pathway ", p, " command ", step, ": ",
+                         result.ok() ? "replayed (the data directory was not empty)"
+                                     : result.status().ToString()));
       }
       finished_.notify_all();
       return;
@@ -260,14 +262,14 @@ class LoadDriver {
   std::mutex mu_;
   std::condition_variable work_;      // workers: a pathway is ready or may start
   std::condition_variable finished_;  // the driver: all done, an error, nothing in flight
-  std::vector<uint8_t> step_;  // guarded by mu_: commands completed per pathway
-  std::deque<int64_t> ready_;  // guarded by mu_: pathways whose next command may go
-  int64_t next_new_ = 0;       // guarded by mu_
-  int64_t active_ = 0;         // guarded by mu_: started, not finished
-  int64_t done_ = 0;           // guarded by mu_
-  int64_t in_flight_ = 0;      // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
-  absl::Status error_;         // guarded by mu_
+  std::vector<uint8_t> step_;         // guarded by mu_: commands completed per pathway
+  std::deque<int64_t> ready_;         // guarded by mu_: pathways whose next command may go
+  int64_t next_new_ = 0;              // guarded by mu_
+  int64_t active_ = 0;                // guarded by mu_: started, not finished
+  int64_t done_ = 0;                  // guarded by mu_
+  int64_t in_flight_ = 0;             // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  absl::Status error_;                // guarded by mu_
 };
 
 struct Domain {
@@ -320,9 +322,11 @@ absl::Status Load(Story story, int64_t pathways, const std::string& db_dir) {
   if (!d.ok()) return d.status();
   // The load's own settings: unsynced WAL, bigger memtables. The benchmarks open the directory
   // with the service's settings.
-  absl::StatusOr<std::unique_ptr<es::storage::RocksDb>> db = es::storage::RocksDb::Open(
-      {.path = db_dir, .sync_wal = false, .block_cache_bytes = 256ull << 20,
-       .write_buffer_bytes = 64ull << 20});
+  absl::StatusOr<std::unique_ptr<es::storage::RocksDb>> db =
+      es::storage::RocksDb::Open({.path = db_dir,
+                                  .sync_wal = false,
+                                  .block_cache_bytes = 256ull << 20,
+                                  .write_buffer_bytes = 64ull << 20});
   if (!db.ok()) return db.status();
   es::ManualClock clock(AnchorNoon());
   const absl::Time started = absl::Now();
@@ -341,9 +345,9 @@ absl::Status Load(Story story, int64_t pathways, const std::string& db_dir) {
        static_cast<long long>(pathways * EventsPerPathway(story)), load_seconds,
        static_cast<double>(pathways * EventsPerPathway(story)) / load_seconds);
   // As if the relay had published everything: a running service's outbox is near empty.
-  rocksdb::Status s = (*db)->db()->DeleteRange(rocksdb::WriteOptions(),
-                                               (*db)->handle(Family::kOutbox), std::string(),
-                                               std::string(9, '\xff'));
+  rocksdb::Status s =
+      (*db)->db()->DeleteRange(rocksdb::WriteOptions(), (*db)->handle(Family::kOutbox),
+                               std::string(), std::string(9, '\xff'));
   if (!s.ok()) return es::storage::FromRocks(s, "empty outbox");
   const absl::Time compact_start = absl::Now();
   if (absl::Status c = CompactAll(**db); !c.ok()) return c;
@@ -376,15 +380,16 @@ std::string DataRoot() {
 
 absl::StatusOr<Dataset> EnsureDataset(Story story, int64_t pathways) {
   if (pathways < 1) return absl::InvalidArgumentError("pathways: must be >= 1");
-  const std::string dir =
-      absl::StrCat(DataRoot(), "/pathways-", StoryName(story), "-", pathways);
+  const std::string dir = absl::StrCat(DataRoot(), "/pathways-", StoryName(story), "-", pathways);
   const std::string marker = dir + "/COMPLETE";
   Dataset dataset{dir + "/db", pathways, pathways * EventsPerPathway(story)};
-  const std::string expected = absl::StrCat(kFormat, " story=", StoryName(story),
-                                            " pathways=", pathways, "\n");
+  const std::string expected =
+      absl::StrCat(kFormat, " story=", StoryName(story), " pathways=", pathways, "\n");
   const std::string found = ReadFile(marker);
   if (found.rfind(expected, 0) == 0) {
-    Note("data set %s: cached (%s)", dir.c_str(), found.substr(expected.size(), found.find('\n', expected.size()) - expected.size()).c_str());
+    Note(
+        "data set %s: cached (%s)", dir.c_str(),
+        found.substr(expected.size(), found.find('\n', expected.size()) - expected.size()).c_str());
     return dataset;
   }
   std::error_code error;
@@ -417,7 +422,8 @@ absl::StatusOr<v1::WorklistResponse> SampleWorklistPage(int entries) {
     referral::v1::PatientIdentifier patient;
     patient.set_system(referral::v1::PatientIdentifier::NO_FODSELSNUMMER);
     patient.set_value(numbers.Next());
-    absl::StatusOr<std::string> key = pathways::PatientKeyOf(patient, (*d)->pseudonymizer, "patient");
+    absl::StatusOr<std::string> key =
+        pathways::PatientKeyOf(patient, (*d)->pseudonymizer, "patient");
     if (!key.ok()) return key.status();
     v1::Pathway state = (*d)->decider.Initial();
     for (int step = 0; step < EventsPerPathway(Story::kOpenDeadline); ++step) {

@@ -135,9 +135,10 @@ void CpuWindow::Report(const char* what, const char* other_name) const {
          100 * own_ / seconds_, 100 * rest_ / seconds_, seconds_);
   }
   if (rest_ > 0.2 * seconds_) {
-    Note("WARNING: other processes took %.0f%% of a core during '%s': the machine was shared, "
-         "so this figure understates what it can do",
-         100 * rest_ / seconds_, what);
+    Note(
+        "WARNING: other processes took %.0f%% of a core during '%s': the machine was shared, "
+        "so this figure understates what it can do",
+        100 * rest_ / seconds_, what);
   }
 }
 

@@ -31,9 +31,8 @@ int Fail(const char* what, const absl::Status& status) {
 
 int ServeBroker(const std::string& ready_file) {
   absl::StatusOr<std::unique_ptr<es::kafka::EmbeddedBroker>> broker =
-      es::kafka::EmbeddedBroker::Start({.topics = {{kPathwayTopic, 6},
-                                                   {kReferralTopic, 6},
-                                                   {kDeadLetterTopic, 1}}});
+      es::kafka::EmbeddedBroker::Start(
+          {.topics = {{kPathwayTopic, 6}, {kReferralTopic, 6}, {kDeadLetterTopic, 1}}});
   if (!broker.ok()) return Fail("start embedded broker", broker.status());
   if (absl::Status s = WriteReadyFile(ready_file, (*broker)->bootstrap_servers()); !s.ok()) {
     return Fail("ready file", s);
@@ -63,7 +62,8 @@ int ServePathway(const std::string& ready_file, const std::string& data_dir,
   if (!server.ok()) return Fail("start pathway server", server.status());
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (!(*server)->ready()) {
-    if (absl::Now() > deadline) return Fail("pathway server", absl::DeadlineExceededError("not SERVING after 60 s"));
+    if (absl::Now() > deadline)
+      return Fail("pathway server", absl::DeadlineExceededError("not SERVING after 60 s"));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   Note("  pathway server SERVING %.1f s after start (block cache %lld MiB, memtables %lld MiB)",
@@ -134,12 +134,14 @@ std::optional<int> RunServerMode(int argc, char** argv) {
   flags.Int("--block-cache-mb", &block_cache_mb, 1);
   flags.Int("--write-buffer-mb", &write_buffer_mb, 1);
   ParseOrExit(flags, argc, argv);
-  if (ready_file.empty()) return Fail("flags", absl::InvalidArgumentError("--ready-file is required"));
+  if (ready_file.empty())
+    return Fail("flags", absl::InvalidArgumentError("--ready-file is required"));
   if (mode == "broker") return ServeBroker(ready_file);
   if (mode == "bare-worklist") return ServeBareWorklist(ready_file);
   if (mode == "pathway") {
     if (data_dir.empty() || kafka.empty()) {
-      return Fail("flags", absl::InvalidArgumentError("--serve=pathway needs --data-dir and --kafka"));
+      return Fail("flags",
+                  absl::InvalidArgumentError("--serve=pathway needs --data-dir and --kafka"));
     }
     return ServePathway(ready_file, data_dir, kafka, block_cache_mb, write_buffer_mb);
   }

@@ -15,8 +15,8 @@
 //                          page of 50 entries; the ready file gets its port
 
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace bench {
 

@@ -8,14 +8,13 @@
 // only the pathway server in it (the Kafka broker is another child), so its VmRSS / VmHWM from
 // /proc/<pid>/status are the service's own.
 
+#include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -92,11 +91,12 @@ int Run(int argc, char** argv) {
   if (pathways == 0) pathways = quick ? 100'000 : 1'000'000;
   if (seconds == 0) seconds = quick ? 3 : 10;
 
-  Note("memory: pathway server with %lld active pathways, block cache %lld MiB, memtables %lld "
-       "MiB per column family, after %g s of worklist load at %lld callers; load average %s",
-       static_cast<long long>(pathways), static_cast<long long>(block_cache_mb),
-       static_cast<long long>(write_buffer_mb), seconds, static_cast<long long>(callers),
-       LoadAverage().c_str());
+  Note(
+      "memory: pathway server with %lld active pathways, block cache %lld MiB, memtables %lld "
+      "MiB per column family, after %g s of worklist load at %lld callers; load average %s",
+      static_cast<long long>(pathways), static_cast<long long>(block_cache_mb),
+      static_cast<long long>(write_buffer_mb), seconds, static_cast<long long>(callers),
+      LoadAverage().c_str());
   absl::StatusOr<Dataset> dataset = EnsureDataset(Story::kOpenDeadline, pathways);
   if (!dataset.ok()) {
     Note("FAILED: data set: %s", std::string(dataset.status().message()).c_str());
@@ -135,20 +135,21 @@ int Run(int argc, char** argv) {
         if (!swept.ok()) {
           fail(swept.status());
         } else {
-          Note("read every unit's whole worklist once: %lld open deadlines in %.1f s; resident "
-               "size %lld MiB",
-               static_cast<long long>(*swept), absl::ToDoubleSeconds(absl::Now() - sweep_start),
-               static_cast<long long>(ProcStatusKb(pid, "VmRSS").value_or(0) / 1024));
+          Note(
+              "read every unit's whole worklist once: %lld open deadlines in %.1f s; resident "
+              "size %lld MiB",
+              static_cast<long long>(*swept), absl::ToDoubleSeconds(absl::Now() - sweep_start),
+              static_cast<long long>(ProcStatusKb(pid, "VmRSS").value_or(0) / 1024));
           if (*swept != pathways) {
             fail(absl::InternalError(absl::StrCat("expected ", pathways, " open deadlines")));
           }
         }
-        absl::StatusOr<WorklistLoadResult> load = RunWorklistLoad(
-            {.target = absl::StrCat("127.0.0.1:", (*server)->ready()),
-             .callers = static_cast<int>(callers),
-             .warmup = absl::Seconds(1),
-             .measure = absl::Seconds(seconds)},
-            nullptr);
+        absl::StatusOr<WorklistLoadResult> load =
+            RunWorklistLoad({.target = absl::StrCat("127.0.0.1:", (*server)->ready()),
+                             .callers = static_cast<int>(callers),
+                             .warmup = absl::Seconds(1),
+                             .measure = absl::Seconds(seconds)},
+                            nullptr);
         if (!load.ok()) {
           fail(load.status());
         } else if (exit_code == 0) {
@@ -161,8 +162,10 @@ int Run(int argc, char** argv) {
             const double rss_mib = static_cast<double>(*rss) / 1024;
             const double hwm_mib = static_cast<double>(*hwm) / 1024;
             const std::string size = SizeLabel(pathways);
-            PrintSizeUnder(absl::StrCat("memory_rss_", size), rss_mib, static_cast<double>(limit), "MiB");
-            PrintSizeUnder(absl::StrCat("memory_hwm_", size), hwm_mib, static_cast<double>(limit), "MiB");
+            PrintSizeUnder(absl::StrCat("memory_rss_", size), rss_mib, static_cast<double>(limit),
+                           "MiB");
+            PrintSizeUnder(absl::StrCat("memory_hwm_", size), hwm_mib, static_cast<double>(limit),
+                           "MiB");
             Note("target: resident size < %lld MiB: %s (peak %s)", static_cast<long long>(limit),
                  rss_mib < static_cast<double>(limit) ? "met" : "MISSED",
                  hwm_mib < static_cast<double>(limit) ? "under it too" : "ABOVE it");

@@ -24,6 +24,7 @@
 //
 // Server modes (--serve=notify|bare-watch) are for the child processes only.
 
+#include <grpcpp/grpcpp.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -44,8 +45,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -114,9 +113,13 @@ struct Record {
 };
 
 struct Domain {
-  Domain(clinical::PathwayCatalogue c, es::Pseudonymizer p, clinical::Calendar cal, absl::TimeZone z)
-      : catalogue(std::move(c)), decider(catalogue), pseudonymizer(std::move(p)),
-        calendar(std::move(cal)), zone(z) {}
+  Domain(clinical::PathwayCatalogue c, es::Pseudonymizer p, clinical::Calendar cal,
+         absl::TimeZone z)
+      : catalogue(std::move(c)),
+        decider(catalogue),
+        pseudonymizer(std::move(p)),
+        calendar(std::move(cal)),
+        zone(z) {}
   clinical::PathwayCatalogue catalogue;
   pathway::domain::PathwayDecider decider;
   es::Pseudonymizer pseudonymizer;
@@ -175,23 +178,24 @@ absl::StatusOr<std::vector<Record>> BuildRecords(const Dataset& dataset, int64_t
     es::storage::ViewStore views(**db);
     pathway::app::PathwayService service(store, views, (*d)->decider, (*d)->pseudonymizer, clock,
                                          (*d)->zone, (*d)->calendar, {.topic = kPathwayTopic});
-    const absl::Time appointment = absl::FromCivil(
-        absl::CivilSecond((AnchorDay() - 1).year(), (AnchorDay() - 1).month(),
-                          (AnchorDay() - 1).day(), 9, 0, 0),
-        (*d)->zone);
+    const absl::Time appointment =
+        absl::FromCivil(absl::CivilSecond((AnchorDay() - 1).year(), (AnchorDay() - 1).month(),
+                                          (AnchorDay() - 1).day(), 9, 0, 0),
+                        (*d)->zone);
     for (int step = 0; step < 2; ++step) {
       for (int64_t p = 0; p < triggers; ++p) {
-        const std::string id =
-            es::NameUuid("pathway", absl::StrCat("bench-", StoryName(Story::kOpenDeadline), "-", p, "-0"));
+        const std::string id = es::NameUuid(
+            "pathway", absl::StrCat("bench-", StoryName(Story::kOpenDeadline), "-", p, "-0"));
         const std::string key = absl::StrCat("bench-notify-", p, "-", step);
         pathway::domain::PathwayCommand command =
-            step == 0 ? pathway::domain::PathwayCommand(
-                            pathway::domain::ScheduleAppointment{id, "appt-ns", appointment, "assessment"})
+            step == 0 ? pathway::domain::PathwayCommand(pathway::domain::ScheduleAppointment{
+                            id, "appt-ns", appointment, "assessment"})
                       : pathway::domain::PathwayCommand(
                             pathway::domain::RecordAttendance{id, "appt-ns", false});
         if (absl::Status s = ExecuteAndWait(service, std::move(command), key); !s.ok()) {
           store.Shutdown();
-          return absl::InternalError(absl::StrCat("pathway ", p, " step ", step, ": ", s.ToString()));
+          return absl::InternalError(
+              absl::StrCat("pathway ", p, " step ", step, ": ", s.ToString()));
         }
       }
     }
@@ -217,7 +221,8 @@ absl::StatusOr<std::vector<Record>> BuildRecords(const Dataset& dataset, int64_t
   std::filesystem::remove_all(dir, error);
   const int64_t expected = dataset.events + 2 * triggers;
   if (static_cast<int64_t>(records.size()) != expected) {
-    return absl::InternalError(absl::StrCat("the log holds ", records.size(), " events, not ", expected));
+    return absl::InternalError(
+        absl::StrCat("the log holds ", records.size(), " events, not ", expected));
   }
   return records;
 }
@@ -233,7 +238,8 @@ absl::Status SetConf(rd_kafka_conf_t* conf, const char* name, const std::string&
 std::atomic<int64_t> g_produce_failures{0};
 
 // A producer as the outbox relay's (idempotent, acks=all), with the given linger.
-absl::StatusOr<rd_kafka_t*> NewProducer(const std::string& bootstrap, const std::string& linger_ms) {
+absl::StatusOr<rd_kafka_t*> NewProducer(const std::string& bootstrap,
+                                        const std::string& linger_ms) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   for (const auto& [name, value] : std::vector<std::pair<const char*, std::string>>{
            {"bootstrap.servers", bootstrap},
@@ -337,21 +343,22 @@ struct Rate {
 
 // The projection ceiling: consume, decode, 2 puts per record + offsets, one synced batch per
 // 1000 records.
-absl::StatusOr<Rate> RunCeiling(const std::string& bootstrap, int64_t expected, const std::string& dir) {
+absl::StatusOr<Rate> RunCeiling(const std::string& bootstrap, int64_t expected,
+                                const std::string& dir) {
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
   absl::StatusOr<std::unique_ptr<es::storage::RocksDb>> db =
       es::storage::RocksDb::Open({.path = dir, .sync_wal = true});
   if (!db.ok()) return db.status();
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [name, value] : std::vector<std::pair<const char*, std::string>>{
-           {"bootstrap.servers", bootstrap},
-           {"group.id", "bench-notify-ceiling"},
-           {"enable.auto.commit", "false"},
-           {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", "earliest"},
-           {"queued.min.messages", "1000000"},
-           {"fetch.wait.max.ms", "10"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<const char*, std::string>>{{"bootstrap.servers", bootstrap},
+                                                        {"group.id", "bench-notify-ceiling"},
+                                                        {"enable.auto.commit", "false"},
+                                                        {"enable.auto.offset.store", "false"},
+                                                        {"auto.offset.reset", "earliest"},
+                                                        {"queued.min.messages", "1000000"},
+                                                        {"fetch.wait.max.ms", "10"}}) {
     if (absl::Status s = SetConf(conf, name, value); !s.ok()) {
       rd_kafka_conf_destroy(conf);
       return s;
@@ -492,7 +499,8 @@ absl::Status RunSchedule(const std::vector<Record>& records, int64_t events,
   absl::StatusOr<std::unique_ptr<es::kafka::EmbeddedBroker>> broker = StartBroker();
   if (!broker.ok()) return broker.status();
   const std::string bootstrap = (*broker)->bootstrap_servers();
-  if (absl::Status s = ProduceAll(bootstrap, records, 0, static_cast<size_t>(events)); !s.ok()) return s;
+  if (absl::Status s = ProduceAll(bootstrap, records, 0, static_cast<size_t>(events)); !s.ok())
+    return s;
   Note("notify_schedule: %lld pathway events produced", static_cast<long long>(events));
   CpuWindow ceiling_cpu;
   absl::StatusOr<Rate> ceiling = RunCeiling(bootstrap, events, scratch + "/ceiling");
@@ -526,7 +534,10 @@ class Collector {
 
   void Connected(bool ok) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ok) ++connected_; else ++failed_;
+    if (ok)
+      ++connected_;
+    else
+      ++failed_;
     cv_.notify_all();
   }
   void Received(const notify::v1::NotificationUpdate& update, int64_t now) {
@@ -552,12 +563,14 @@ class Collector {
   }
   bool WaitConnected(int n, absl::Duration timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                        [&] { return connected_ + failed_ >= n; }) && failed_ == 0;
+    return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] {
+      return connected_ + failed_ >= n;
+    }) && failed_ == 0;
   }
   bool WaitReceived(size_t n, absl::Duration timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return delays_ms_.size() >= n; });
+    return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                        [&] { return delays_ms_.size() >= n; });
   }
   void WaitEnded(int n) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -663,7 +676,8 @@ absl::Status OpenClients(Clients& clients, int port, int n, Collector* collector
 // ---------------------------------------------------------------------------------------------
 // notify_stream: servers (child processes)
 
-int ServeNotify(const std::string& ready_file, const std::string& data_dir, const std::string& kafka) {
+int ServeNotify(const std::string& ready_file, const std::string& data_dir,
+                const std::string& kafka) {
   es::ManualClock clock(AnchorNoon());
   absl::StatusOr<std::unique_ptr<notify::NotifyServer>> server =
       notify::NotifyServer::Start(NotifyConfig(data_dir, kafka), &clock);
@@ -689,7 +703,8 @@ class BareWatchService;
 
 class BareStream final : public grpc::ServerWriteReactor<notify::v1::NotificationUpdate> {
  public:
-  BareStream(BareWatchService* service, std::string unit) : service_(service), unit_(std::move(unit)) {
+  BareStream(BareWatchService* service, std::string unit)
+      : service_(service), unit_(std::move(unit)) {
     StartSendInitialMetadata();
   }
   const std::string& unit() const { return unit_; }
@@ -751,7 +766,8 @@ class BareWatchService final : public notify::v1::NotifyService::CallbackService
   }
   bool WaitStreams(size_t n, absl::Duration timeout) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return streams_.size() >= n; });
+    return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                        [&] { return streams_.size() >= n; });
   }
   // The send decision: the time goes into the cursor, then to every stream of the unit.
   void SendToUnit(const std::string& unit, const notify::v1::NotificationUpdate& sample) {
@@ -826,7 +842,8 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
   const size_t first_trigger = records.size() - static_cast<size_t>(triggers);
   if (absl::Status s = ProduceAll(bootstrap, records, 0, first_trigger); !s.ok()) return s;
   std::unordered_map<std::string, size_t> index;
-  for (size_t i = 0; i < static_cast<size_t>(triggers); ++i) index[records[first_trigger + i].stream_id] = i;
+  for (size_t i = 0; i < static_cast<size_t>(triggers); ++i)
+    index[records[first_trigger + i].stream_id] = i;
   // Every no-show reaches every client of its unit (two with 100 clients over 50 units); the
   // triggers go round the units in data-set order (pathway p is in unit p % 50), so this counts.
   size_t expected = 0;
@@ -837,10 +854,10 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
 
   // Ours.
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(
-      {"--serve=notify", absl::StrCat("--data-dir=", scratch, "/stream-notify"),
-       absl::StrCat("--kafka=", bootstrap)},
-      scratch, absl::Minutes(5));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({"--serve=notify", absl::StrCat("--data-dir=", scratch, "/stream-notify"),
+                           absl::StrCat("--kafka=", bootstrap)},
+                          scratch, absl::Minutes(5));
   if (!child.ok()) return child.status();
   int port = 0;
   if (!absl::SimpleAtoi((*child)->ready(), &port)) return absl::InternalError("bad port");
@@ -851,7 +868,8 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
   std::string sample;
   {
     Clients clients;
-    if (absl::Status s = OpenClients(clients, port, static_cast<int>(f.clients), &ours); !s.ok()) return s;
+    if (absl::Status s = OpenClients(clients, port, static_cast<int>(f.clients), &ours); !s.ok())
+      return s;
     absl::StatusOr<rd_kafka_t*> producer = NewProducer(bootstrap, "0");
     if (!producer.ok()) return producer.status();
     CpuWindow cpu((*child)->pid());
@@ -861,7 +879,8 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
       const absl::Duration wait = at - absl::Now();
       if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
       ours.SetProduced(static_cast<size_t>(i), NowNs());
-      if (absl::Status s = ProduceOne(*producer, records[first_trigger + static_cast<size_t>(i)]); !s.ok()) {
+      if (absl::Status s = ProduceOne(*producer, records[first_trigger + static_cast<size_t>(i)]);
+          !s.ok()) {
         rd_kafka_destroy(*producer);
         return s;
       }
@@ -872,12 +891,14 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
     if (absl::Status s = FlushAndDestroy(*producer); !s.ok()) return s;
     std::vector<double> delays = ours.delays();
     if (!all) {
-      return absl::InternalError(absl::StrCat("ours: ", delays.size(), " of ", expected, " updates received"));
+      return absl::InternalError(
+          absl::StrCat("ours: ", delays.size(), " of ", expected, " updates received"));
     }
     ours_delays = Percentiles(delays, warmup);
     sample = ours.sample();
   }
-  if (absl::Status s = (*child)->Stop(); !s.ok()) Note("notify server stop: %s", s.ToString().c_str());
+  if (absl::Status s = (*child)->Stop(); !s.ok())
+    Note("notify server stop: %s", s.ToString().c_str());
   broker->reset();
   Note("ours:    p50 %.3f ms  p99 %.3f ms over %zu deliveries", ours_delays.p50, ours_delays.p99,
        ours_delays.samples);
@@ -903,7 +924,8 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
   Delays ceiling_delays;
   {
     Clients clients;
-    if (absl::Status s = OpenClients(clients, port, static_cast<int>(f.clients), &ceiling); !s.ok()) return s;
+    if (absl::Status s = OpenClients(clients, port, static_cast<int>(f.clients), &ceiling); !s.ok())
+      return s;
     CpuWindow cpu((*bare)->pid());
     const bool all = ceiling.WaitReceived(
         expected, absl::Seconds(30) + absl::Seconds(static_cast<double>(triggers) / f.rate));
@@ -911,7 +933,8 @@ absl::Status RunStream(const std::vector<Record>& records, int64_t triggers, con
     cpu.Report("stream ceiling", "bare server");
     std::vector<double> delays = ceiling.delays();
     if (!all) {
-      return absl::InternalError(absl::StrCat("ceiling: ", delays.size(), " of ", expected, " updates received"));
+      return absl::InternalError(
+          absl::StrCat("ceiling: ", delays.size(), " of ", expected, " updates received"));
     }
     ceiling_delays = Percentiles(delays, warmup);
   }
@@ -967,10 +990,12 @@ int Run(int argc, char** argv) {
   if (sf.triggers == 0) sf.triggers = quick ? 200 : 2'000;
   sf.triggers = std::min(sf.triggers, pathways);
   es::runtime::SetMinLogLevel(es::runtime::LogLevel::kWarning);
-  Note("notify: %lld pathways (%lld events), %lld triggers at %.0f/s to %lld clients; load average %s",
-       static_cast<long long>(pathways), static_cast<long long>(2 * pathways),
-       static_cast<long long>(sf.triggers), sf.rate, static_cast<long long>(sf.clients),
-       LoadAverage().c_str());
+  Note(
+      "notify: %lld pathways (%lld events), %lld triggers at %.0f/s to %lld clients; load average "
+      "%s",
+      static_cast<long long>(pathways), static_cast<long long>(2 * pathways),
+      static_cast<long long>(sf.triggers), sf.rate, static_cast<long long>(sf.clients),
+      LoadAverage().c_str());
 
   absl::StatusOr<Dataset> dataset = EnsureDataset(Story::kOpenDeadline, pathways);
   if (!dataset.ok()) return Fail(dataset.status()), 1;
@@ -989,8 +1014,8 @@ int Run(int argc, char** argv) {
       exit_code = 1;
     } else {
       const std::string name = pathways == 20'000
-                                    ? "notify_schedule"
-                                    : absl::StrCat("notify_schedule_", SizeLabel(2 * pathways));
+                                   ? "notify_schedule"
+                                   : absl::StrCat("notify_schedule_", SizeLabel(2 * pathways));
       if (!skip_schedule) {
         if (absl::Status s = RunSchedule(*records, dataset->events, scratch, name); !s.ok()) {
           Fail(s);

@@ -105,8 +105,8 @@ absl::StatusOr<std::vector<Record>> ReadRecords(const Dataset& dataset, int64_t 
   }
   store.Shutdown();
   if (static_cast<int64_t>(records.size()) != events) {
-    return absl::InternalError(absl::StrCat("the data set's log holds ", records.size(),
-                                            " events, not ", events));
+    return absl::InternalError(
+        absl::StrCat("the data set's log holds ", records.size(), " events, not ", events));
   }
   return records;
 }
@@ -153,8 +153,7 @@ absl::Status Produce(const std::string& bootstrap, const std::vector<Record>& re
     }
     while (true) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer, RD_KAFKA_V_TOPIC(kPathwayTopic),
-          RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+          producer, RD_KAFKA_V_TOPIC(kPathwayTopic), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
@@ -172,21 +171,23 @@ absl::Status Produce(const std::string& bootstrap, const std::vector<Record>& re
   if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::InternalError(absl::StrCat("flush: ", rd_kafka_err2str(flushed)));
   }
-  if (failures > 0) return absl::InternalError(absl::StrCat(failures.load(), " records not delivered"));
+  if (failures > 0)
+    return absl::InternalError(absl::StrCat(failures.load(), " records not delivered"));
   return absl::OkStatus();
 }
 
-rd_kafka_t* NewConsumer(const std::string& bootstrap, const std::string& group, std::string* error) {
+rd_kafka_t* NewConsumer(const std::string& bootstrap, const std::string& group,
+                        std::string* error) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [name, value] : std::vector<std::pair<const char*, std::string>>{
-           {"bootstrap.servers", bootstrap},
-           {"group.id", group},
-           {"enable.auto.commit", "false"},
-           {"enable.auto.offset.store", "false"},
-           {"auto.offset.reset", "earliest"},
-           {"enable.partition.eof", "false"},
-           {"queued.min.messages", "1000000"},
-           {"fetch.wait.max.ms", "10"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<const char*, std::string>>{{"bootstrap.servers", bootstrap},
+                                                        {"group.id", group},
+                                                        {"enable.auto.commit", "false"},
+                                                        {"enable.auto.offset.store", "false"},
+                                                        {"auto.offset.reset", "earliest"},
+                                                        {"enable.partition.eof", "false"},
+                                                        {"queued.min.messages", "1000000"},
+                                                        {"fetch.wait.max.ms", "10"}}) {
     if (absl::Status s = SetConf(conf, name, value); !s.ok()) {
       *error = std::string(s.message());
       rd_kafka_conf_destroy(conf);
@@ -282,7 +283,8 @@ absl::StatusOr<Rate> RunCeiling(const std::string& bootstrap, int partitions, in
     for (int p = 0; p < partitions; ++p) {
       if (!touched[static_cast<size_t>(p)]) continue;
       batch.Put(offsets, absl::StrCat("bench-ceiling/", kPathwayTopic, "/", p),
-                es::storage::EncodeBigEndian64(static_cast<uint64_t>(next_offset[static_cast<size_t>(p)])));
+                es::storage::EncodeBigEndian64(
+                    static_cast<uint64_t>(next_offset[static_cast<size_t>(p)])));
       touched[static_cast<size_t>(p)] = false;
     }
     absl::Status s = rocks.Write(batch);
@@ -420,7 +422,8 @@ int Run(int argc, char** argv) {
     value_bytes += r.value.size();
   }
   if (partitions == 0) {
-    partitions = std::max<int64_t>(6, (static_cast<int64_t>(bytes) + kBytesPerPartition - 1) / kBytesPerPartition);
+    partitions = std::max<int64_t>(
+        6, (static_cast<int64_t>(bytes) + kBytesPerPartition - 1) / kBytesPerPartition);
   }
   Note("records: %.0f bytes on average (value %.0f), %.0f MiB in all, over %lld partitions",
        static_cast<double>(bytes) / static_cast<double>(events),
@@ -449,8 +452,9 @@ int Run(int argc, char** argv) {
   int exit_code = 0;
   {
     CpuWindow ceiling_cpu;
-    absl::StatusOr<Rate> ceiling = RunCeiling(bootstrap, static_cast<int>(partitions), events,
-                                              static_cast<size_t>(batch), absl::StrCat(scratch, "/ceiling"));
+    absl::StatusOr<Rate> ceiling =
+        RunCeiling(bootstrap, static_cast<int>(partitions), events, static_cast<size_t>(batch),
+                   absl::StrCat(scratch, "/ceiling"));
     ceiling_cpu.Stop();
     if (!ceiling.ok()) {
       exit_code = fail(ceiling.status());
@@ -458,8 +462,8 @@ int Run(int argc, char** argv) {
       Note("ceiling: %.0f events/s (%.2f s)", ceiling->per_second, ceiling->seconds);
       ceiling_cpu.Report("ceiling");
       CpuWindow ours_cpu;
-      absl::StatusOr<Rate> ours = RunOurs(bootstrap, events, static_cast<size_t>(batch),
-                                          absl::StrCat(scratch, "/ours"));
+      absl::StatusOr<Rate> ours =
+          RunOurs(bootstrap, events, static_cast<size_t>(batch), absl::StrCat(scratch, "/ours"));
       ours_cpu.Stop();
       if (!ours.ok()) {
         exit_code = fail(ours.status());

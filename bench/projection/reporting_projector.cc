@@ -55,14 +55,15 @@ int64_t DaysBetween(const std::string& from_yyyymmdd, const eventing::v1::Date& 
 }
 
 const char* PayloadName(const pathway::v1::PathwayEvent& event) {
-  const auto* field = pathway::v1::PathwayEvent::descriptor()->FindFieldByNumber(event.payload_case());
+  const auto* field =
+      pathway::v1::PathwayEvent::descriptor()->FindFieldByNumber(event.payload_case());
   return field == nullptr ? "unknown" : field->name().c_str();
 }
 
 }  // namespace
 
-absl::StatusOr<Projection> ReportingProjector::Project(
-    const es::projection::ConsumedRecord& record, const es::projection::ViewReader& views) {
+absl::StatusOr<Projection> ReportingProjector::Project(const es::projection::ConsumedRecord& record,
+                                                       const es::projection::ViewReader& views) {
   pathway::v1::PathwayEvent event;
   if (!event.ParseFromString(record.value)) {
     return absl::InvalidArgumentError("not a pathway.v1.PathwayEvent");
@@ -86,8 +87,8 @@ absl::StatusOr<Projection> ReportingProjector::Project(
               .last_date = Yyyymmdd(e.start_date()),
               .events = 1};
     out.writes.push_back({summary_key, s.Encode()});
-    out.writes.push_back({absl::StrCat("ru/", e.unit(), "/", s.start, "/", m.stream_id()),
-                          e.register_code()});
+    out.writes.push_back(
+        {absl::StrCat("ru/", e.unit(), "/", s.start, "/", m.stream_id()), e.register_code()});
     return out;
   }
 
@@ -108,10 +109,10 @@ absl::StatusOr<Projection> ReportingProjector::Project(
          absl::StrCat(e.register_code(), "|", DaysBetween(s->start, e.date()), "|",
                       e.occurrence())});
   } else {
-    const absl::CivilDay day = absl::ToCivilDay(es::FromProtoTimestamp(m.occurred_at()),
-                                                absl::UTCTimeZone());
-    out.writes.push_back({absl::StrFormat("ra/%s/%04d%02d/%s/%d", s->unit, day.year(),
-                                          day.month(), m.stream_id(), m.stream_version()),
+    const absl::CivilDay day =
+        absl::ToCivilDay(es::FromProtoTimestamp(m.occurred_at()), absl::UTCTimeZone());
+    out.writes.push_back({absl::StrFormat("ra/%s/%04d%02d/%s/%d", s->unit, day.year(), day.month(),
+                                          m.stream_id(), m.stream_version()),
                           PayloadName(event)});
   }
   out.writes.push_back({summary_key, s->Encode()});

@@ -99,8 +99,9 @@ int Run(int argc, char** argv) {
 
   absl::StatusOr<Scan> warm = RawScan(**db);
   if (!warm.ok()) return fail(warm.status());
-  Note("untimed warm-up scan: %llu events, %.0f MiB, %.1f s", static_cast<unsigned long long>(warm->events),
-       static_cast<double>(warm->bytes) / (1 << 20), warm->seconds);
+  Note("untimed warm-up scan: %llu events, %.0f MiB, %.1f s",
+       static_cast<unsigned long long>(warm->events), static_cast<double>(warm->bytes) / (1 << 20),
+       warm->seconds);
   if (warm->events != static_cast<uint64_t>(events)) {
     return fail(absl::InternalError(absl::StrCat("the data set holds ", warm->events, " events")));
   }
@@ -126,7 +127,8 @@ int Run(int argc, char** argv) {
   rebuild_cpu.Stop();
   if (!stats.ok()) return fail(stats.status());
   Note("ours: RebuildOwnViews %.1f s: %llu events, %llu streams, %llu rows written", seconds,
-       static_cast<unsigned long long>(stats->events), static_cast<unsigned long long>(stats->streams),
+       static_cast<unsigned long long>(stats->events),
+       static_cast<unsigned long long>(stats->streams),
        static_cast<unsigned long long>(stats->rows));
   rebuild_cpu.Report("rebuild");
   if (stats->events != static_cast<uint64_t>(events) ||
@@ -141,10 +143,11 @@ int Run(int argc, char** argv) {
   const absl::Time compact_start = absl::Now();
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-  rocksdb::Status s = (*db)->db()->CompactRange(
-      compact, (*db)->handle(es::storage::Family::kViews), nullptr, nullptr);
+  rocksdb::Status s = (*db)->db()->CompactRange(compact, (*db)->handle(es::storage::Family::kViews),
+                                                nullptr, nullptr);
   if (!s.ok()) return fail(es::storage::FromRocks(s, "compact views"));
-  Note("views compacted afterwards (untimed) in %.0f s", absl::ToDoubleSeconds(absl::Now() - compact_start));
+  Note("views compacted afterwards (untimed) in %.0f s",
+       absl::ToDoubleSeconds(absl::Now() - compact_start));
   return 0;
 }
 

@@ -28,8 +28,8 @@ absl::Status Errno(const std::string& what) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChildServer>> ChildServer::Start(const std::string& mode,
-                                                                 const std::string& scratch_dir,
-                                                                 absl::Duration ready_timeout) {
+                                                                const std::string& scratch_dir,
+                                                                absl::Duration ready_timeout) {
   static int started = 0;
   const std::string port_file = absl::StrCat(scratch_dir, "/port-", mode, "-", ++started);
   std::vector<std::string> args = {"/proc/self/exe", absl::StrCat("--serve=", mode),
@@ -47,7 +47,8 @@ absl::StatusOr<std::unique_ptr<ChildServer>> ChildServer::Start(const std::strin
   posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
   pid_t pid = 0;
   // /proc/self/exe is resolved by the kernel in the parent at exec time: it is this binary.
-  const int spawn_error = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+  const int spawn_error =
+      posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(pipe_fds[0]);
   if (spawn_error != 0) {
@@ -63,7 +64,8 @@ absl::StatusOr<std::unique_ptr<ChildServer>> ChildServer::Start(const std::strin
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       child->reaped_ = true;
-      return absl::InternalError(absl::StrCat("server --serve=", mode, " exited before it was ready"));
+      return absl::InternalError(
+          absl::StrCat("server --serve=", mode, " exited before it was ready"));
     }
     if (absl::Now() > deadline) {
       kill(pid, SIGKILL);  // a server stuck in start-up would otherwise block Stop() forever

@@ -112,11 +112,9 @@ class GroupSyncedFile {
     if (region_bytes_ > 0 && offset_ + bytes.size() > region_bytes_) offset_ = 0;
     size_t done = 0;
     while (done < bytes.size()) {
-      const ssize_t n =
-          region_bytes_ > 0
-              ? pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                       static_cast<off_t>(offset_ + done))
-              : write(fd_, bytes.data() + done, bytes.size() - done);
+      const ssize_t n = region_bytes_ > 0 ? pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                                                   static_cast<off_t>(offset_ + done))
+                                          : write(fd_, bytes.data() + done, bytes.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return absl::InternalError(absl::StrCat("write: ", std::strerror(errno)));
       done += static_cast<size_t>(n);
@@ -176,8 +174,8 @@ absl::StatusOr<double> RocksDbSyncedBatchWrites(const SyncOptions& options) {
 
 absl::StatusOr<double> FileSyncedWrites(const SyncOptions& options, FileWrites mode) {
   const std::string path = absl::StrCat(options.dir, "/synced-file-", options.writers);
-  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                    (mode == FileWrites::kAppend ? O_APPEND : 0);
+  const int flags =
+      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (mode == FileWrites::kAppend ? O_APPEND : 0);
   const int fd = open(path.c_str(), flags, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
   size_t region_bytes = 0;

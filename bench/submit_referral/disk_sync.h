@@ -13,8 +13,8 @@
 namespace bench {
 
 struct SyncOptions {
-  std::string dir;                           // existing directory; both measurements write in it
-  int writers = 1;                           // threads writing concurrently
+  std::string dir;  // existing directory; both measurements write in it
+  int writers = 1;  // threads writing concurrently
   absl::Duration warmup = absl::Milliseconds(500);
   absl::Duration measure = absl::Seconds(3);
 };

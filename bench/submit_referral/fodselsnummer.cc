@@ -9,7 +9,7 @@ namespace bench {
 namespace {
 
 constexpr int kIndividualNumbers = 500;  // 000-499: the 1900-1999 range for every birth year
-constexpr int kDaysSpanned = 21'915;      // 1940-01-01 .. 1999-12-31
+constexpr int kDaysSpanned = 21'915;     // 1940-01-01 .. 1999-12-31
 
 // k = 11 - (weighted sum % 11); 11 becomes 0; 10 means the digits admit no check digit.
 std::optional<int> CheckDigit(const int* digits, const int* weights, int count) {

@@ -1,5 +1,6 @@
 #include "bench/submit_referral/load_client.h"
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,8 +12,6 @@
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -137,8 +136,8 @@ double PercentileMs(const std::vector<int64_t>& sorted, double fraction) {
 
 absl::StatusOr<LoadResult> RunSubmitLoad(const LoadOptions& options, FodselsnummerSource& numbers,
                                          WindowProbe* probe) {
-  const int per_channel = options.callers_per_channel > 0 ? options.callers_per_channel
-                                                          : options.callers;
+  const int per_channel =
+      options.callers_per_channel > 0 ? options.callers_per_channel : options.callers;
   const int channel_count = (options.callers + per_channel - 1) / per_channel;
   std::vector<std::unique_ptr<ReferralService::Stub>> stubs;
   for (int i = 0; i < channel_count; ++i) {

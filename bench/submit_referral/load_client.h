@@ -15,16 +15,16 @@
 namespace bench {
 
 struct LoadOptions {
-  std::string target;            // "127.0.0.1:PORT"
+  std::string target;  // "127.0.0.1:PORT"
   int callers = 1;
-  int callers_per_channel = 0;   // 0: one channel (one TCP connection) for all callers
+  int callers_per_channel = 0;  // 0: one channel (one TCP connection) for all callers
   absl::Duration warmup = absl::Seconds(1);
   absl::Duration measure = absl::Seconds(4);
-  std::string key_prefix;        // idempotency keys are key_prefix + a counter: unique per run
+  std::string key_prefix;  // idempotency keys are key_prefix + a counter: unique per run
 };
 
 struct LoadResult {
-  uint64_t calls = 0;            // completed in the measurement window
+  uint64_t calls = 0;  // completed in the measurement window
   double calls_per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;

@@ -168,8 +168,8 @@ absl::StatusOr<LoadResult> MeasureServer(const std::string& mode, int callers, c
   const double window = flags.seconds;
   // /proc/stat counts in clock ticks while per-process times are exact, so "others" is only good
   // to a few percent and can come out slightly negative: shown as 0 then.
-  const double others = std::max(
-      0.0, probe.machine_seconds() - result->client_cpu_seconds - probe.seconds());
+  const double others =
+      std::max(0.0, probe.machine_seconds() - result->client_cpu_seconds - probe.seconds());
   std::fprintf(stderr,
                "# %-8s callers=%-3d %8.0f calls/s  p50 %.3f ms  p99 %.3f ms  (%llu calls; CPU "
                "client %.0f%% server %.0f%% others %.0f%%)\n",
@@ -219,9 +219,8 @@ int RunClient(const Flags& flags) {
   }
 
   for (const int writers : flags.disk_writers) {
-    const SyncOptions options{.dir = scratch,
-                              .writers = writers,
-                              .measure = absl::Seconds(flags.disk_seconds)};
+    const SyncOptions options{
+        .dir = scratch, .writers = writers, .measure = absl::Seconds(flags.disk_seconds)};
     const double machine_start = MachineBusySeconds();
     const double own_start = ProcessCpuSeconds(getpid());
     const absl::Time started = absl::Now();

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -51,7 +51,8 @@ absl::Status WritePortFile(const std::string& path, int port) {
   }
   std::error_code error;
   std::filesystem::rename(temporary, path, error);
-  if (error) return absl::InternalError(absl::StrCat("cannot rename to ", path, ": ", error.message()));
+  if (error)
+    return absl::InternalError(absl::StrCat("cannot rename to ", path, ": ", error.message()));
   return absl::OkStatus();
 }
 
@@ -95,8 +96,7 @@ int ServeReferral(const std::string& port_file) {
 
   // ForTest: a free port and the test defaults, so the benchmark follows the service's own
   // settings; only what the figures depend on is set explicitly.
-  referral::Config config =
-      referral::Config::ForTest(data_dir, (*broker)->bootstrap_servers());
+  referral::Config config = referral::Config::ForTest(data_dir, (*broker)->bootstrap_servers());
   config.topic = kTopic;
   config.service.pseudonym_secret = "bench-pseudonym-secret-not-for-production";
   config.service.sync_wal = true;

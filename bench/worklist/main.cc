@@ -56,12 +56,12 @@ class CpuProbe : public WindowProbe {
 absl::StatusOr<WorklistLoadResult> Measure(const char* what, const ChildProcess& server,
                                            int callers, double warmup, double seconds) {
   CpuProbe probe(server.pid());
-  absl::StatusOr<WorklistLoadResult> result = RunWorklistLoad(
-      {.target = absl::StrCat("127.0.0.1:", server.ready()),
-       .callers = callers,
-       .warmup = absl::Seconds(warmup),
-       .measure = absl::Seconds(seconds)},
-      &probe);
+  absl::StatusOr<WorklistLoadResult> result =
+      RunWorklistLoad({.target = absl::StrCat("127.0.0.1:", server.ready()),
+                       .callers = callers,
+                       .warmup = absl::Seconds(warmup),
+                       .measure = absl::Seconds(seconds)},
+                      &probe);
   if (!result.ok()) return result.status();
   Note("%-8s callers=%-3d %8.0f calls/s  p50 %.3f ms  p99 %.3f ms  (%llu calls)", what, callers,
        result->calls_per_second, result->p50_ms, result->p99_ms,
@@ -92,9 +92,10 @@ int Run(int argc, char** argv) {
   const std::string base =
       pathways == 1'000'000 ? "worklist" : absl::StrCat("worklist_", SizeLabel(pathways));
 
-  Note("worklist: %lld active pathways over %d units, %g s warm-up + %g s per figure, load "
-       "average %s",
-       static_cast<long long>(pathways), kUnits, warmup, seconds, LoadAverage().c_str());
+  Note(
+      "worklist: %lld active pathways over %d units, %g s warm-up + %g s per figure, load "
+      "average %s",
+      static_cast<long long>(pathways), kUnits, warmup, seconds, LoadAverage().c_str());
   absl::StatusOr<Dataset> dataset = EnsureDataset(Story::kOpenDeadline, pathways);
   if (!dataset.ok()) {
     Note("FAILED: data set: %s", std::string(dataset.status().message()).c_str());
@@ -135,7 +136,8 @@ int Run(int argc, char** argv) {
             fail(ceiling.status());
             break;
           }
-          absl::StatusOr<WorklistLoadResult> result = Measure("pathway", **ours, n, warmup, seconds);
+          absl::StatusOr<WorklistLoadResult> result =
+              Measure("pathway", **ours, n, warmup, seconds);
           if (!result.ok()) {
             fail(result.status());
             break;
@@ -144,11 +146,15 @@ int Run(int argc, char** argv) {
           PrintRate(name, result->calls_per_second, ceiling->calls_per_second, "calls/s");
           PrintLatency(name + "_p50", result->p50_ms, ceiling->p50_ms);
           PrintLatency(name + "_p99", result->p99_ms, ceiling->p99_ms);
-          Note("target: rate >= 0.5 x bare: %s%s", result->calls_per_second >= 0.5 * ceiling->calls_per_second ? "met" : "MISSED",
-               n >= 64 ? (result->p99_ms < 5.0 ? "; p99 < 5 ms: met" : "; p99 < 5 ms: MISSED") : "");
+          Note(
+              "target: rate >= 0.5 x bare: %s%s",
+              result->calls_per_second >= 0.5 * ceiling->calls_per_second ? "met" : "MISSED",
+              n >= 64 ? (result->p99_ms < 5.0 ? "; p99 < 5 ms: met" : "; p99 < 5 ms: MISSED") : "");
         }
         const std::optional<int64_t> rss = ProcStatusKb((*ours)->pid(), "VmRSS");
-        if (rss.has_value()) Note("pathway server resident size after the runs: %lld MiB", static_cast<long long>(*rss / 1024));
+        if (rss.has_value())
+          Note("pathway server resident size after the runs: %lld MiB",
+               static_cast<long long>(*rss / 1024));
       }
       if (ours.ok()) {
         if (absl::Status s = (*ours)->Stop(); !s.ok()) fail(s);
