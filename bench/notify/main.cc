@@ -97,10 +97,10 @@ constexpr int kBatch = 1000;
 
 int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
 
-absl::Status Fail(const absl::Status& status) {
+void Report(const absl::Status& status) {
   Note("FAILED: %s", std::string(status.message()).c_str());
-  return status;
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // Records: the pathway service's own events, as its outbox relay publishes them.
@@ -998,7 +998,7 @@ int Run(int argc, char** argv) {
       LoadAverage().c_str());
 
   absl::StatusOr<Dataset> dataset = EnsureDataset(Story::kOpenDeadline, pathways);
-  if (!dataset.ok()) return Fail(dataset.status()), 1;
+  if (!dataset.ok()) return Report(dataset.status()), 1;
   char scratch_template[] = "/tmp/pathways-bench-notify-XXXXXX";
   if (mkdtemp(scratch_template) == nullptr) {
     std::perror("bench: mkdtemp");
@@ -1010,7 +1010,7 @@ int Run(int argc, char** argv) {
     absl::StatusOr<std::vector<Record>> records =
         BuildRecords(*dataset, sf.triggers, scratch + "/gen");
     if (!records.ok()) {
-      Fail(records.status());
+      Report(records.status());
       exit_code = 1;
     } else {
       const std::string name = pathways == 20'000
@@ -1018,13 +1018,13 @@ int Run(int argc, char** argv) {
                                    : absl::StrCat("notify_schedule_", SizeLabel(2 * pathways));
       if (!skip_schedule) {
         if (absl::Status s = RunSchedule(*records, dataset->events, scratch, name); !s.ok()) {
-          Fail(s);
+          Report(s);
           exit_code = 1;
         }
       }
       if (!skip_stream) {
         if (absl::Status s = RunStream(*records, sf.triggers, sf, scratch); !s.ok()) {
-          Fail(s);
+          Report(s);
           exit_code = 1;
         }
       }

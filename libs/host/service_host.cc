@@ -35,11 +35,28 @@ absl::Status ServiceHost::StartGrpc(const std::string& address,
 
 void ServiceHost::SetServing(bool serving) {
   if (grpc_) grpc_->SetServing(serving);
+  serving_.store(serving);
+}
+
+void ServiceHost::ServeWhenCaughtUp(std::function<bool()> caught_up,
+                                    std::vector<runtime::LogField> fields) {
+  readiness_ = std::thread([this, caught_up = std::move(caught_up), fields = std::move(fields)] {
+    while (!stopping_.load() && !caught_up()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (stopping_.load()) return;
+    SetServing(true);
+    std::vector<runtime::LogField> all = {{"grpc_port", std::to_string(port())}};
+    all.insert(all.end(), fields.begin(), fields.end());
+    log_.At(runtime::LogLevel::kInfo, "serving", all);
+  });
 }
 
 void ServiceHost::StopTakingCalls() {
   if (calls_stopped_) return;
   calls_stopped_ = true;
+  stopping_.store(true);
+  if (readiness_.joinable()) readiness_.join();
   log_.Info("draining");
   if (grpc_) grpc_->Shutdown(options_.drain_timeout);  // NOT_SERVING, then calls finish
 }

@@ -5,8 +5,11 @@
 // the right order. A service's server.cc builds its domain and adapters on top of a host.
 // Not thread-safe: Start/Shutdown are called by the owning thread.
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +47,11 @@ class ServiceHost {
                          const std::vector<rpc::GrpcServer::NamedService>& services);
   int port() const { return grpc_ ? grpc_->port() : 0; }
   void SetServing(bool serving);
+  // Reports SERVING (and logs "serving" with `fields`) once `caught_up` holds, polled on a
+  // thread of the host's: a service whose views follow other services' topics must not answer
+  // from half-read views. StopTakingCalls ends the wait.
+  void ServeWhenCaughtUp(std::function<bool()> caught_up, std::vector<runtime::LogField> fields);
+  bool serving() const { return serving_.load(); }
 
   // Health NOT_SERVING, then finish calls in flight. The service then stops its own workers
   // (consumers, timers), which may still append, before FinishShutdown commits what is queued,
@@ -62,6 +70,9 @@ class ServiceHost {
   std::unique_ptr<storage::ViewStore> views_;
   std::unique_ptr<outbox::OutboxRelay> relay_;
   std::unique_ptr<rpc::GrpcServer> grpc_;
+  std::thread readiness_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> serving_{false};
   bool calls_stopped_ = false;
   bool finished_ = false;
 };

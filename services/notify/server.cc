@@ -42,9 +42,6 @@ struct NotifyServer::Parts {
   std::unique_ptr<es::projection::ProjectionConsumer> consumer;
   std::unique_ptr<api::FeedNotifier> notifier;
   std::unique_ptr<api::NotifyGrpcService> grpc_service;
-  std::thread readiness;
-  std::atomic<bool> stopping{false};
-  std::atomic<bool> ready{false};
   bool shut_down = false;
 };
 
@@ -121,13 +118,9 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(const Config& 
       domain::PolicyContext{*parts->calendar, *zone, settings},
       app::EventReactorOptions{.pathway_topic = config.pathway_topic,
                                .referral_topic = config.referral_topic});
-  es::projection::ConsumerOptions consumer_options;
-  consumer_options.bootstrap_servers = sc.kafka_bootstrap;
-  consumer_options.group_id = config.consumer_group;
-  consumer_options.topics = {config.pathway_topic, config.referral_topic};
-  consumer_options.dead_letter_topic = config.dead_letter_topic;
-  consumer_options.kafka_config = sc.kafka_options;
-  for (const auto& kv : config.consumer_kafka_options) consumer_options.kafka_config.push_back(kv);
+  es::projection::ConsumerOptions consumer_options =
+      sc.ConsumerOptions(config.consumer_group, {config.pathway_topic, config.referral_topic},
+                         config.dead_letter_topic, config.consumer_kafka_options);
   parts->consumer = std::make_unique<es::projection::ProjectionConsumer>(
       parts->host->db(), *parts->reactor, consumer_options);
   if (absl::Status s = parts->consumer->Start(); !s.ok()) return s;
@@ -144,19 +137,10 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(const Config& 
       !s.ok()) {
     return s;
   }
-  Parts* p = parts.get();
-  parts->readiness = std::thread([p] {
-    // Reminders built from half-read topics would be wrong: serve once caught up.
-    while (!p->stopping.load() && !p->consumer->caught_up()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (p->stopping.load()) return;
-    p->host->SetServing(true);
-    p->ready.store(true);
-    p->host->log().Info("serving", {{"grpc_port", std::to_string(p->host->port())},
-                                    {"data_dir", p->config.service.data_dir},
-                                    {"topic", p->config.topic}});
-  });
+  // Reminders built from half-read topics would be wrong: serve once caught up.
+  es::projection::ProjectionConsumer* consumer = parts->consumer.get();
+  parts->host->ServeWhenCaughtUp([consumer] { return consumer->caught_up(); },
+                                 {{"data_dir", sc.data_dir}, {"topic", config.topic}});
   parts->host->log().Info("started; serving once the pathway and referral topics are caught up",
                           {{"grpc_port", std::to_string(parts->host->port())}});
   return std::unique_ptr<NotifyServer>(new NotifyServer(std::move(parts)));
@@ -167,15 +151,13 @@ NotifyServer::NotifyServer(std::unique_ptr<Parts> parts) : parts_(std::move(part
 NotifyServer::~NotifyServer() { Shutdown(); }
 
 int NotifyServer::port() const { return parts_->host->port(); }
-bool NotifyServer::ready() const { return parts_->ready.load(); }
+bool NotifyServer::ready() const { return parts_->host->serving(); }
 app::NotifyService& NotifyServer::service() { return *parts_->service; }
 app::Dispatcher& NotifyServer::dispatcher() { return *parts_->dispatcher; }
 
 void NotifyServer::Shutdown() {
   if (parts_ == nullptr || parts_->shut_down) return;
   parts_->shut_down = true;
-  parts_->stopping.store(true);
-  if (parts_->readiness.joinable()) parts_->readiness.join();
   parts_->grpc_service->Shutdown();  // open watches end; clients resume with their cursor
   parts_->host->StopTakingCalls();
   parts_->dispatcher->Stop();

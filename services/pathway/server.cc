@@ -34,9 +34,6 @@ struct PathwayServer::Parts {
   std::unique_ptr<es::projection::ProjectionConsumer> consumer;
   std::unique_ptr<app::DeadlineTimer> timer;
   std::unique_ptr<api::PathwayGrpcService> grpc_service;
-  std::thread readiness;  // marks SERVING once the consumer caught up
-  std::atomic<bool> stopping{false};
-  std::atomic<bool> ready{false};
   bool shut_down = false;
 };
 
@@ -90,13 +87,9 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
                                                            ? catalogue::v1::INPATIENT
                                                            : catalogue::v1::OUTPATIENT,
                                     .zone = *zone});
-  es::projection::ConsumerOptions consumer_options;
-  consumer_options.bootstrap_servers = sc.kafka_bootstrap;
-  consumer_options.group_id = config.consumer_group;
-  consumer_options.topics = {config.referral_topic};
-  consumer_options.dead_letter_topic = config.dead_letter_topic;
-  consumer_options.kafka_config = sc.kafka_options;
-  for (const auto& kv : config.consumer_kafka_options) consumer_options.kafka_config.push_back(kv);
+  es::projection::ConsumerOptions consumer_options =
+      sc.ConsumerOptions(config.consumer_group, {config.referral_topic}, config.dead_letter_topic,
+                         config.consumer_kafka_options);
   parts->consumer = std::make_unique<es::projection::ProjectionConsumer>(
       parts->host->db(), *parts->policy, consumer_options);
   if (absl::Status s = parts->consumer->Start(); !s.ok()) return s;
@@ -111,19 +104,10 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
       !s.ok()) {
     return s;
   }
-  Parts* p = parts.get();
-  parts->readiness = std::thread([p] {
-    // Worklists built from a half-read referral topic would mislead: serve once caught up.
-    while (!p->stopping.load() && !p->consumer->caught_up()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (p->stopping.load()) return;
-    p->host->SetServing(true);
-    p->ready.store(true);
-    p->host->log().Info("serving", {{"grpc_port", std::to_string(p->host->port())},
-                                    {"data_dir", p->config.service.data_dir},
-                                    {"topic", p->config.topic}});
-  });
+  // Worklists built from a half-read referral topic would mislead: serve once caught up.
+  es::projection::ProjectionConsumer* consumer = parts->consumer.get();
+  parts->host->ServeWhenCaughtUp([consumer] { return consumer->caught_up(); },
+                                 {{"data_dir", sc.data_dir}, {"topic", config.topic}});
   parts->host->log().Info("started; serving once the referral topic is caught up",
                           {{"grpc_port", std::to_string(parts->host->port())}});
   return std::unique_ptr<PathwayServer>(new PathwayServer(std::move(parts)));
@@ -134,15 +118,13 @@ PathwayServer::PathwayServer(std::unique_ptr<Parts> parts) : parts_(std::move(pa
 PathwayServer::~PathwayServer() { Shutdown(); }
 
 int PathwayServer::port() const { return parts_->host->port(); }
-bool PathwayServer::ready() const { return parts_->ready.load(); }
+bool PathwayServer::ready() const { return parts_->host->serving(); }
 app::PathwayService& PathwayServer::service() { return *parts_->service; }
 app::DeadlineTimer& PathwayServer::timer() { return *parts_->timer; }
 
 void PathwayServer::Shutdown() {
   if (parts_ == nullptr || parts_->shut_down) return;
   parts_->shut_down = true;
-  parts_->stopping.store(true);
-  if (parts_->readiness.joinable()) parts_->readiness.join();
   parts_->host->StopTakingCalls();
   parts_->timer->Stop();
   parts_->consumer->Stop();  // its last batch and offsets are written

@@ -101,4 +101,17 @@ es::host::HostOptions ServiceConfig::HostOptions(const std::string& service) con
   return options;
 }
 
+es::projection::ConsumerOptions ServiceConfig::ConsumerOptions(
+    const std::string& group, std::vector<std::string> topics, const std::string& dead_letter_topic,
+    const std::vector<std::pair<std::string, std::string>>& extra) const {
+  es::projection::ConsumerOptions options;
+  options.bootstrap_servers = kafka_bootstrap;
+  options.group_id = group;
+  options.topics = std::move(topics);
+  options.dead_letter_topic = dead_letter_topic;
+  options.kafka_config = kafka_options;
+  options.kafka_config.insert(options.kafka_config.end(), extra.begin(), extra.end());
+  return options;
+}
+
 }  // namespace pathways

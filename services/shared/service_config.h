@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "clinical/calendar.h"
 #include "libs/host/service_host.h"
+#include "libs/projection/projection_consumer.h"
 #include "libs/runtime/options.h"
 
 namespace pathways {
@@ -41,6 +42,11 @@ struct ServiceConfig {
   absl::StatusOr<absl::TimeZone> Zone() const;
   absl::StatusOr<clinical::Calendar> WorkingCalendar() const;
   es::host::HostOptions HostOptions(const std::string& service) const;
+  // A consumer group on `topics` with the shared Kafka settings plus `extra` (tests: timeouts).
+  es::projection::ConsumerOptions ConsumerOptions(
+      const std::string& group, std::vector<std::string> topics,
+      const std::string& dead_letter_topic,
+      const std::vector<std::pair<std::string, std::string>>& extra) const;
 
  private:
   std::string kafka_options_text_;
