@@ -349,9 +349,7 @@ absl::Status EventStore::RemoveFromOutbox(const std::vector<uint64_t>& sequences
   }
   // Not synced: losing a removal in a crash only publishes the event again, which consumers
   // ignore; syncing here would cost an fsync per delivery batch for nothing.
-  rocksdb::WriteOptions write_options;
-  write_options.sync = false;
-  return FromRocks(db_.db()->Write(write_options, &batch), "remove from outbox");
+  return db_.Write(batch, /*sync=*/false);
 }
 
 absl::StatusOr<uint64_t> EventStore::RequeueAllForPublication() {

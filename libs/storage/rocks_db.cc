@@ -1,7 +1,10 @@
 #include "libs/storage/rocks_db.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/storage/rocksdb_log.h"
 #include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 
 namespace es::storage {
@@ -10,6 +13,43 @@ namespace {
 constexpr const char* kFamilyNames[] = {"events",      "streams", "log",    "outbox",
                                         "idempotency", "views",   "offsets"};
 constexpr size_t kFamilyCount = sizeof(kFamilyNames) / sizeof(kFamilyNames[0]);
+
+// Options per column family, shaped by how each is used on the command path.
+rocksdb::ColumnFamilyOptions FamilyOptions(Family family, const RocksDbOptions& options,
+                                           const std::shared_ptr<rocksdb::Cache>& block_cache) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = block_cache;
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.write_buffer_size = options.write_buffer_bytes;
+  family_options.max_write_buffer_number = 2;
+
+  switch (family) {
+    case Family::kStreams:
+    case Family::kIdempotency:
+      // Every command looks up its stream head and idempotency key, and for a new referral or
+      // a first-time key the answer is "absent". Without filters a miss walks the whole memtable
+      // skiplist (a cache miss per level) and every level's index: bloom filters in the
+      // memtable and the tables answer most misses from a few bits.
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      table.whole_key_filtering = true;
+      family_options.memtable_whole_key_filtering = true;
+      family_options.memtable_prefix_bloom_size_ratio = 0.05;
+      break;
+    case Family::kLog:
+    case Family::kOutbox:
+      // Keys are increasing sequence numbers: an insert hint (all keys share the 4 leading zero
+      // bytes of the big-endian sequence) lets the memtable append next to the previous key
+      // instead of searching the skiplist from the top.
+      family_options.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(4));
+      break;
+    default:
+      break;
+  }
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return family_options;
+}
 
 }  // namespace
 
@@ -51,18 +91,16 @@ absl::StatusOr<std::unique_ptr<RocksDb>> RocksDb::Open(const RocksDbOptions& opt
   db_options.max_background_jobs = 2;
   // Many writers waiting on one fsync: let RocksDB's write group collect them.
   db_options.enable_pipelined_write = false;
+  db_options.info_log = NewJsonRocksDbLogger();
 
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  table.cache_index_and_filter_blocks = true;
-  rocksdb::ColumnFamilyOptions family_options;
-  family_options.write_buffer_size = options.write_buffer_bytes;
-  family_options.max_write_buffer_number = 2;
-  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-
+  std::shared_ptr<rocksdb::Cache> block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);
-  for (const char* name : kFamilyNames) descriptors.emplace_back(name, family_options);
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                           FamilyOptions(Family::kViews, options, block_cache));
+  for (size_t i = 0; i < kFamilyCount; ++i) {
+    descriptors.emplace_back(kFamilyNames[i],
+                             FamilyOptions(static_cast<Family>(i), options, block_cache));
+  }
 
   std::unique_ptr<RocksDb> result(new RocksDb(options));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -91,10 +129,24 @@ rocksdb::ColumnFamilyHandle* RocksDb::handle(Family family) const {
   return handles_[index];
 }
 
-absl::Status RocksDb::Write(rocksdb::WriteBatch& batch) {
+absl::Status RocksDb::Write(rocksdb::WriteBatch& batch) { return Write(batch, options_.sync_wal); }
+
+absl::Status RocksDb::Write(rocksdb::WriteBatch& batch, bool sync) {
+  if (write_failed_.load(std::memory_order_acquire)) {
+    // After a failed write (disk full, I/O error) RocksDB refuses every write until it is
+    // resumed. Resume flushes the memtables to a new WAL; while the disk is still full it fails
+    // again, cheaply, and the caller gets kUnavailable as before.
+    rocksdb::Status resumed = db_->Resume();
+    if (!resumed.ok()) return FromRocks(resumed, "resume writing after a storage failure");
+    write_failed_.store(false, std::memory_order_release);
+  }
   rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_wal;
-  return FromRocks(db_->Write(write_options, &batch), "write batch");
+  write_options.sync = sync;
+  rocksdb::Status status = db_->Write(write_options, &batch);
+  if (!status.ok() && !status.IsInvalidArgument()) {
+    write_failed_.store(true, std::memory_order_release);
+  }
+  return FromRocks(status, "write batch");
 }
 
 }  // namespace es::storage

@@ -4,6 +4,7 @@
 // be dropped and rebuilt without touching the event store.
 // Thread-safe (RocksDB handles are).
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,14 +43,19 @@ class RocksDb {
   rocksdb::ColumnFamilyHandle* handle(Family family) const;
   const RocksDbOptions& options() const { return options_; }
 
-  // Writes `batch` atomically, synced when options().sync_wal.
+  // Writes `batch` atomically, synced when options().sync_wal (or as `sync` says).
+  // kUnavailable when storage fails (disk full, I/O error): nothing of the batch is written.
+  // The next write first resumes the database, so writing recovers by itself once the disk
+  // has room again.
   absl::Status Write(rocksdb::WriteBatch& batch);
+  absl::Status Write(rocksdb::WriteBatch& batch, bool sync);
 
  private:
   RocksDb(RocksDbOptions options) : options_(std::move(options)) {}
   RocksDbOptions options_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Family
   std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<bool> write_failed_{false};
 };
 
 // Maps a RocksDB status onto the gRPC-compatible absl codes: I/O and busy errors are
