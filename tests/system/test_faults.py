@@ -3,10 +3,14 @@ comparing what the client got acknowledged with what the services report.
 
 a. each service SIGKILLed in the middle of a stream of commands, then restarted;
 b. the embedded broker stopped and restarted EMPTY on the same port;
-c. an undecodable record on pathways.referral.events.v1 goes to pathways.deadletter.v1.
-(The data-directory-unwritable fault is not tested: the tests run as root, who can write
-anywhere.)
+c. an undecodable record on pathways.referral.events.v1 goes to pathways.deadletter.v1;
+d. the referral service's data directory full (a small tmpfs filled up: root can write to any
+   directory whatever its mode, but not to a full disk): commands get UNAVAILABLE, reads keep
+   working, nothing is half-written, and the service recovers by itself once there is room.
 """
+
+import errno
+import subprocess
 
 import os
 import sys
@@ -14,9 +18,12 @@ import time
 import unittest
 import uuid
 
+import grpc
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import system_harness as h  # noqa: E402
 import checks  # noqa: E402
+from referral.v1 import service_pb2 as referral_pb2  # noqa: E402
 
 
 class FaultTest(unittest.TestCase):
@@ -101,6 +108,79 @@ class FaultTest(unittest.TestCase):
             n = fnrs.next()
             later.append((checks.submit_and_assess(s, f"dlq-later-{i}", n, unit), n))
         checks.assert_one_pathway_each(self, s, later, timeout=60)
+
+
+class DiskFullTest(unittest.TestCase):
+    def setUp(self):
+        # A 1 MiB memtable keeps RocksDB's write-ahead-log preallocation small enough for the
+        # small disk, so that it fills up after a few hundred commands.
+        self.system = h.System(pathway_flags=["--timer-interval-seconds=1"],
+                               notify_flags=["--dispatch-interval-ms=200"],
+                               referral_flags=["--write-buffer-mb=1"])
+        self.disk = os.path.join(self.system.data, "referral")
+        os.makedirs(self.disk)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", self.disk],
+                                 capture_output=True, text=True)
+        self.assertEqual(mounted.returncode, 0, f"cannot mount a tmpfs (needs root): "
+                                                f"{mounted.stderr}")
+        # Cleanups run last-added first: kill the services, unmount, then remove the data.
+        self.addCleanup(self.system.stop_all)
+        self.addCleanup(subprocess.run, ["umount", "-l", self.disk], capture_output=True)
+        self.addCleanup(lambda: [p.kill() for p in self.system.procs.values()])
+        self.system.start()
+        self.filler = os.path.join(self.disk, "filler")
+
+    def fill_disk(self):
+        block = b"f" * 65536
+        with open(self.filler, "ab", buffering=0) as f:
+            size = len(block)
+            while size > 0:
+                try:
+                    f.write(block[:size])
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+                    size //= 2
+
+    def test_d_full_data_directory_answers_unavailable_then_recovers(self):
+        s, unit = self.system, "sys-full-tsb"
+        stub = s.referral_stub()
+        fnrs = h.FnrGenerator(seed_day=5000)
+        with checks.Workload(s, unit, "full", fnrs) as load:
+            load.wait_for_more(3)
+            self.fill_disk()
+            # Commands fail as UNAVAILABLE (retry later) while the disk is full. A few may still
+            # fit in the space RocksDB preallocated; keep submitting until one is refused.
+            probes, refused, i = [], None, 0
+            deadline = time.time() + 60
+            while refused is None and time.time() < deadline:
+                tag, n = f"probe-{i}", fnrs.next()
+                try:
+                    probes.append((checks.submit_and_assess(s, tag, n, unit, retry=False), n))
+                except grpc.RpcError as error:
+                    refused, refused_probe = error, (tag, n)
+                i += 1
+            self.assertIsNotNone(refused, "no command was refused on a full disk")
+            self.assertEqual(refused.code(), grpc.StatusCode.UNAVAILABLE, refused.details())
+            print(f"refused on a full disk: {refused.details()}", file=sys.stderr)
+            self.assertTrue(s.procs["referral"].alive(), "the referral service died")
+            # Reads still work.
+            rid = load.acked[0][0]
+            got = stub.GetReferral(referral_pb2.GetReferralRequest(referral_id=rid),
+                                   metadata=h.ACTOR, timeout=10)
+            self.assertEqual(got.referral_id, rid)
+            # Room again: the workload (retrying with the same keys) goes on, no restart.
+            os.remove(self.filler)
+            load.wait_for_more(5, timeout=90)
+            # The refused command, sent again with its key, is applied once: nothing of the
+            # refused attempt was stored.
+            tag, n = refused_probe
+            probes.append((checks.submit_and_assess(s, tag, n, unit), n))
+        self.assertFalse(load.errors, load.errors)
+        everything = load.acked + probes
+        checks.assert_referrals_consistent(self, s, everything)
+        checks.assert_one_pathway_each(self, s, everything)
+        checks.assert_no_duplicate_notifications(self, s, unit)
 
 
 if __name__ == "__main__":
