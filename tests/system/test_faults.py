@@ -3,6 +3,8 @@ comparing what the client got acknowledged with what the services report.
 
 a. each service SIGKILLed in the middle of a stream of commands, then restarted;
 b. the embedded broker stopped and restarted EMPTY on the same port;
+b2. the broker unreachable for a while (SIGUSR1 takes its brokers down, data kept; SIGUSR2 back):
+   commands are accepted meanwhile and their events delivered afterwards;
 c. an undecodable record on pathways.referral.events.v1 goes to pathways.deadletter.v1;
 d. the referral service's data directory full (a small tmpfs filled up: root can write to any
    directory whatever its mode, but not to a full disk): commands get UNAVAILABLE, reads keep
@@ -10,6 +12,7 @@ d. the referral service's data directory full (a small tmpfs filled up: root can
 """
 
 import errno
+import signal
 import subprocess
 
 import os
@@ -66,6 +69,31 @@ class FaultTest(unittest.TestCase):
         after = [(checks.submit_and_assess(s, f"after-{i}", n, unit), n)
                  for i, n in ((i, fnrs.next()) for i in range(3))]
         everything = before + during + after
+        checks.assert_referrals_consistent(self, s, everything)
+        checks.assert_one_pathway_each(self, s, everything, timeout=120)
+        checks.assert_no_duplicate_notifications(self, s, unit)
+
+    def test_b2_broker_unreachable_for_a_while_commands_accepted_then_delivered(self):
+        s, unit = self.system, "sys-partition-tsb"
+        fnrs = h.FnrGenerator(seed_day=3500)
+        before = [(checks.submit_and_assess(s, f"p-before-{i}", n, unit), n)
+                  for i, n in ((i, fnrs.next()) for i in range(3))]
+        checks.assert_one_pathway_each(self, s, before, timeout=60)
+        broker = s.procs["broker"]
+        broker.popen.send_signal(signal.SIGUSR1)
+        h.wait_until(lambda: any("brokers down" in line for line in broker.lines), 10,
+                     what="the broker to report its brokers down")
+        # Kafka unreachable: commands are still accepted at once (no retry needed), and no
+        # pathway can start, since the pathway service cannot read the referral events.
+        during = []
+        for i in range(5):
+            n = fnrs.next()
+            during.append((checks.submit_and_assess(s, f"p-during-{i}", n, unit, retry=False), n))
+        time.sleep(3)
+        for rid, n in during:
+            self.assertEqual(len(checks.pathways_of(s, n)), 0, "a pathway started without Kafka")
+        broker.popen.send_signal(signal.SIGUSR2)
+        everything = before + during
         checks.assert_referrals_consistent(self, s, everything)
         checks.assert_one_pathway_each(self, s, everything, timeout=120)
         checks.assert_no_duplicate_notifications(self, s, unit)

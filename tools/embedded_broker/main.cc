@@ -37,7 +37,8 @@ host (brokers are advertised as 127.0.0.1). Flags win over environment variables
 
 When ready, prints one JSON line to stdout:
   {"level":"info","component":"broker","msg":"ready","bootstrap":"127.0.0.1:9092",...}
-Stops on SIGTERM or SIGINT. Restarting it with the same flags gives clients the same broker
+Stops on SIGTERM or SIGINT. For fault drills, SIGUSR1 takes every broker down (connections
+closed, clients see connection failures; data kept) and SIGUSR2 brings them back. Restarting it with the same flags gives clients the same broker
 addresses, so running services reconnect by themselves. Exit codes: 0 stopped by a signal or
 --help, 1 invalid configuration or start failure, 2 a listen address is already in use.
 )";
@@ -193,6 +194,8 @@ int Run(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);
+  sigaddset(&stop_signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // Forwarded sockets use MSG_NOSIGNAL; this only guards against a stray write elsewhere.
   signal(SIGPIPE, SIG_IGN);
@@ -212,7 +215,13 @@ int Run(int argc, char** argv) {
                    ",\"topics\":", topic_count, ",\"brokers\":", config->brokers));
 
   int signal_number = 0;
-  while (sigwait(&stop_signals, &signal_number) != 0) {
+  while (true) {
+    if (sigwait(&stop_signals, &signal_number) != 0) continue;
+    if (signal_number != SIGUSR1 && signal_number != SIGUSR2) break;
+    const bool available = signal_number == SIGUSR2;
+    absl::Status set = (*broker)->SetAvailable(available);
+    Log(stdout, set.ok() ? "info" : "error", available ? "brokers up" : "brokers down",
+        set.ok() ? "" : absl::StrCat(",\"error\":", JsonString(std::string(set.message()))));
   }
   Log(stdout, "info", "stopping",
       absl::StrCat(",\"signal\":", JsonString(signal_number == SIGTERM ? "SIGTERM" : "SIGINT")));
