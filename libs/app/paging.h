@@ -41,4 +41,10 @@ inline std::string NextPageToken(const std::vector<storage::ViewRow>& rows, size
   return absl::WebSafeBase64Escape(rows.back().key);
 }
 
+// The same from a scan that visited `visited` rows, the last of them `last_key`.
+inline std::string NextPageToken(size_t visited, const std::string& last_key, size_t page_size) {
+  if (visited == 0 || visited < page_size) return "";
+  return absl::WebSafeBase64Escape(last_key);
+}
+
 }  // namespace es::app

@@ -59,6 +59,26 @@ absl::StatusOr<std::vector<ViewRow>> ViewStore::Range(const std::string& from,
   return rows;
 }
 
+absl::StatusOr<size_t> ViewStore::VisitRange(
+    const std::string& from, const std::string& to, size_t limit,
+    const std::function<absl::Status(std::string_view key, std::string_view value)>& visit,
+    std::string* last_key) const {
+  rocksdb::ReadOptions read_options;
+  rocksdb::Slice upper(to);
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.db()->NewIterator(read_options, db_.handle(Family::kViews)));
+  size_t visited = 0;
+  for (it->Seek(from); it->Valid() && visited < limit; it->Next()) {
+    absl::Status status = visit(it->key().ToStringView(), it->value().ToStringView());
+    if (!status.ok()) return status;
+    ++visited;
+    if (last_key != nullptr) last_key->assign(it->key().data(), it->key().size());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan view");
+  return visited;
+}
+
 absl::Status ViewStore::ApplyWithCheckpoint(const std::vector<ViewWrite>& writes,
                                             const std::string& consumer,
                                             const Checkpoint& offsets) {

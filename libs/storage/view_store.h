@@ -4,9 +4,11 @@
 // Thread-safe.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -37,6 +39,13 @@ class ViewStore {
   // Rows with from <= key < to, at most `limit`.
   absl::StatusOr<std::vector<ViewRow>> Range(const std::string& from, const std::string& to,
                                              size_t limit) const;
+  // The same rows handed to `visit` as they are read, without copying them (hot queries parse
+  // them straight into their response). A visit error stops the scan and is returned. Returns
+  // the number of rows visited; `last_key` (if given) receives the last one's key.
+  absl::StatusOr<size_t> VisitRange(
+      const std::string& from, const std::string& to, size_t limit,
+      const std::function<absl::Status(std::string_view key, std::string_view value)>& visit,
+      std::string* last_key = nullptr) const;
 
   // Writes the rows and the consumer's new offsets in one batch.
   absl::Status ApplyWithCheckpoint(const std::vector<ViewWrite>& writes,

@@ -197,13 +197,11 @@ grpc::ServerUnaryReactor* PathwayGrpcService::GetWorklist(grpc::CallbackServerCo
   q.today = r->has_as_of() ? service_.DayOf(es::FromProtoTimestamp(r->as_of())) : service_.Today();
   q.page_size = r->page_size();
   q.page_token = r->page_token();
-  absl::StatusOr<app::EntryPage> page = service_.Worklist(q);
-  if (page.ok()) {
-    for (v1::DeadlineEntry& e : page->entries) *response->add_entries() = std::move(e);
-    response->set_next_page_token(page->next_page_token);
-    *response->mutable_today() = es::ToProtoDate(q.today);
-  }
-  return Finish(context, page.status());
+  absl::StatusOr<std::string> next = service_.Worklist(q, response->mutable_entries());
+  if (!next.ok()) return Finish(context, next.status());
+  response->set_next_page_token(*std::move(next));
+  *response->mutable_today() = es::ToProtoDate(q.today);
+  return Finish(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* PathwayGrpcService::ListBreaches(grpc::CallbackServerContext* context,
@@ -213,13 +211,11 @@ grpc::ServerUnaryReactor* PathwayGrpcService::ListBreaches(grpc::CallbackServerC
   if (!from.ok()) return Finish(context, from.status());
   absl::StatusOr<absl::CivilDay> to = DateField(r->to(), r->has_to(), "to");
   if (!to.ok()) return Finish(context, to.status());
-  absl::StatusOr<app::EntryPage> page =
-      service_.Breaches(r->unit(), *from, *to, r->page_size(), r->page_token());
-  if (page.ok()) {
-    for (v1::DeadlineEntry& e : page->entries) *response->add_entries() = std::move(e);
-    response->set_next_page_token(page->next_page_token);
-  }
-  return Finish(context, page.status());
+  absl::StatusOr<std::string> next = service_.Breaches(
+      r->unit(), *from, *to, r->page_size(), r->page_token(), response->mutable_entries());
+  if (!next.ok()) return Finish(context, next.status());
+  response->set_next_page_token(*std::move(next));
+  return Finish(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* PathwayGrpcService::ListPatientPathways(

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "libs/rpc/arena_allocator.h"
 #include "libs/runtime/log.h"
 #include "pathway/v1/service.grpc.pb.h"
 #include "services/pathway/app/pathway_service.h"
@@ -13,7 +14,11 @@ namespace pathway::api {
 
 class PathwayGrpcService final : public v1::PathwayService::CallbackService {
  public:
-  explicit PathwayGrpcService(app::PathwayService& service) : service_(service) {}
+  explicit PathwayGrpcService(app::PathwayService& service) : service_(service) {
+    // The list answers are pages of many small messages: build them on a per-call arena.
+    SetMessageAllocatorFor_GetWorklist(&worklist_allocator_);
+    SetMessageAllocatorFor_ListBreaches(&breaches_allocator_);
+  }
 
   grpc::ServerUnaryReactor* StartPathway(grpc::CallbackServerContext*,
                                          const v1::StartPathwayRequest*,
@@ -62,6 +67,9 @@ class PathwayGrpcService final : public v1::PathwayService::CallbackService {
 
   app::PathwayService& service_;
   es::runtime::Logger audit_{"pathway.audit"};
+  es::rpc::ArenaMessageAllocator<v1::GetWorklistRequest, v1::WorklistResponse> worklist_allocator_;
+  es::rpc::ArenaMessageAllocator<v1::ListBreachesRequest, v1::ListBreachesResponse>
+      breaches_allocator_;
 };
 
 }  // namespace pathway::api

@@ -49,15 +49,23 @@ std::string EventIdFor(const domain::PathwayCommand& command, const v1::PathwayE
   return es::NewUuid();
 }
 
-absl::StatusOr<std::vector<v1::DeadlineEntry>> Decode(const std::vector<ViewRow>& rows) {
-  std::vector<v1::DeadlineEntry> entries;
-  entries.reserve(rows.size());
-  for (const ViewRow& row : rows) {
-    v1::DeadlineEntry entry;
-    if (!entry.ParseFromString(row.value)) return absl::DataLossError("deadline row: unreadable");
-    entries.push_back(std::move(entry));
-  }
-  return entries;
+// Reads one page of deadline rows in [from, to) into `entries`; returns the next page token.
+absl::StatusOr<std::string> ReadEntryPage(const es::storage::ViewStore& views,
+                                          const std::string& from, const std::string& to,
+                                          int page_size, Entries* entries) {
+  entries->Reserve(entries->size() + page_size);
+  std::string last_key;
+  absl::StatusOr<size_t> visited = views.VisitRange(
+      from, to, static_cast<size_t>(page_size),
+      [entries](std::string_view, std::string_view value) {
+        if (!entries->Add()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return absl::DataLossError("deadline row: unreadable");
+        }
+        return absl::OkStatus();
+      },
+      &last_key);
+  if (!visited.ok()) return visited.status();
+  return es::app::NextPageToken(*visited, last_key, static_cast<size_t>(page_size));
 }
 
 }  // namespace
@@ -147,7 +155,8 @@ absl::StatusOr<v1::Pathway> PathwayService::Get(const std::string& pathway_id) c
   return pathway;
 }
 
-absl::StatusOr<EntryPage> PathwayService::Worklist(const WorklistQuery& q) const {
+absl::StatusOr<std::string> PathwayService::Worklist(const WorklistQuery& q,
+                                                     Entries* entries) const {
   if (q.unit.empty() == q.coordinator_id.empty()) {
     return absl::InvalidArgumentError("owner: exactly one of unit and coordinator_id is required");
   }
@@ -190,16 +199,13 @@ absl::StatusOr<EntryPage> PathwayService::Worklist(const WorklistQuery& q) const
   absl::StatusOr<std::string> after = es::app::DecodePageToken(q.page_token, prefix);
   if (!after.ok()) return after.status();
   if (!after->empty() && *after >= from) from = *after + '\0';
-  absl::StatusOr<std::vector<ViewRow>> rows = views_.Range(from, to, *size);
-  if (!rows.ok()) return rows.status();
-  absl::StatusOr<std::vector<v1::DeadlineEntry>> entries = Decode(*rows);
-  if (!entries.ok()) return entries.status();
-  return EntryPage{std::move(*entries), es::app::NextPageToken(*rows, *size)};
+  return ReadEntryPage(views_, from, to, *size, entries);
 }
 
-absl::StatusOr<EntryPage> PathwayService::Breaches(const std::string& unit, absl::CivilDay from,
-                                                   absl::CivilDay to, int page_size,
-                                                   const std::string& page_token) const {
+absl::StatusOr<std::string> PathwayService::Breaches(const std::string& unit, absl::CivilDay from,
+                                                     absl::CivilDay to, int page_size,
+                                                     const std::string& page_token,
+                                                     Entries* entries) const {
   if (!domain::IsValidId(unit))
     return absl::InvalidArgumentError("unit: must be 1-64 of [A-Za-z0-9._:-]");
   if (to < from) return absl::InvalidArgumentError("to: is before from");
@@ -211,11 +217,7 @@ absl::StatusOr<EntryPage> PathwayService::Breaches(const std::string& unit, absl
   absl::StatusOr<std::string> after = es::app::DecodePageToken(page_token, prefix);
   if (!after.ok()) return after.status();
   if (!after->empty() && *after >= begin) begin = *after + '\0';
-  absl::StatusOr<std::vector<ViewRow>> rows = views_.Range(begin, end, *size);
-  if (!rows.ok()) return rows.status();
-  absl::StatusOr<std::vector<v1::DeadlineEntry>> entries = Decode(*rows);
-  if (!entries.ok()) return entries.status();
-  return EntryPage{std::move(*entries), es::app::NextPageToken(*rows, *size)};
+  return ReadEntryPage(views_, begin, end, *size, entries);
 }
 
 absl::StatusOr<std::vector<v1::Pathway>> PathwayService::PatientPathways(

@@ -43,10 +43,9 @@ struct WorklistQuery {
   std::string page_token;
 };
 
-struct EntryPage {
-  std::vector<v1::DeadlineEntry> entries;
-  std::string next_page_token;
-};
+// A page of deadline entries is appended to the caller's repeated field (the gRPC response's,
+// allocated on its arena): rows are parsed straight from the scan into the response.
+using Entries = google::protobuf::RepeatedPtrField<v1::DeadlineEntry>;
 
 class PathwayService {
  public:
@@ -59,10 +58,11 @@ class PathwayService {
   void Execute(domain::PathwayCommand command, CommandContext context, CommandCallback done);
 
   absl::StatusOr<v1::Pathway> Get(const std::string& pathway_id) const;
-  absl::StatusOr<EntryPage> Worklist(const WorklistQuery& query) const;
-  absl::StatusOr<EntryPage> Breaches(const std::string& unit, absl::CivilDay from,
-                                     absl::CivilDay to, int page_size,
-                                     const std::string& page_token) const;
+  // Both append the page to `entries` and return the next page token ("" on the last page).
+  absl::StatusOr<std::string> Worklist(const WorklistQuery& query, Entries* entries) const;
+  absl::StatusOr<std::string> Breaches(const std::string& unit, absl::CivilDay from,
+                                       absl::CivilDay to, int page_size,
+                                       const std::string& page_token, Entries* entries) const;
   absl::StatusOr<std::vector<v1::Pathway>> PatientPathways(
       const referral::v1::PatientIdentifier& patient) const;
 
