@@ -1,34 +1,47 @@
 #include "libs/eventing/ids.h"
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <array>
-#include <cstdio>
-#include <cstdlib>
+#include <cstdint>
+
+#include "absl/random/random.h"
 
 namespace es {
 namespace {
 
+constexpr char kHex[] = "0123456789abcdef";
+
 std::string FormatUuid(std::array<unsigned char, 16> b, int version) {
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | (version << 4));
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  char out[37];
-  std::snprintf(out, sizeof(out),
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                b[15]);
-  return std::string(out, 36);
+  std::string out(36, '-');
+  size_t at = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++at;  // the dashes
+    out[at++] = kHex[b[i] >> 4];
+    out[at++] = kHex[b[i] & 0xf];
+  }
+  return out;
+}
+
+// Random ids are made on every command's hot path. RAND_bytes takes OpenSSL's DRBG locks each
+// time; ids need uniqueness, not secrecy, so each thread draws from its own generator, seeded
+// once from the OS entropy source (absl::BitGen). 122 random bits: collisions are not a concern.
+std::array<unsigned char, 16> RandomBytes() {
+  thread_local absl::BitGen generator;
+  std::array<unsigned char, 16> bytes;
+  for (size_t half = 0; half < 2; ++half) {
+    uint64_t value = absl::Uniform<uint64_t>(generator);
+    for (size_t i = 0; i < 8; ++i)
+      bytes[half * 8 + i] = static_cast<unsigned char>(value >> (8 * i));
+  }
+  return bytes;
 }
 
 }  // namespace
 
-std::string NewUuid() {
-  std::array<unsigned char, 16> bytes;
-  // RAND_bytes only fails when the OS entropy source is broken; ids would then not be unique.
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) std::abort();
-  return FormatUuid(bytes, 4);
-}
+std::string NewUuid() { return FormatUuid(RandomBytes(), 4); }
 
 std::string NameUuid(std::string_view name_space, std::string_view name) {
   std::string input(name_space);
@@ -44,7 +57,6 @@ std::string NameUuid(std::string_view name_space, std::string_view name) {
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * SHA256_DIGEST_LENGTH);
   for (unsigned char c : digest) {
