@@ -1,11 +1,10 @@
 #include "libs/eventing/ids.h"
 
-#include <openssl/sha.h>
-
 #include <array>
 #include <cstdint>
 
 #include "absl/random/random.h"
+#include "libs/eventing/sha256.h"
 
 namespace es {
 namespace {
@@ -47,18 +46,16 @@ std::string NameUuid(std::string_view name_space, std::string_view name) {
   std::string input(name_space);
   input.push_back('\0');
   input.append(name);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  const Sha256Digest digest = Sha256(input);
   std::array<unsigned char, 16> bytes;
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = digest[i];
   return FormatUuid(bytes, 5);
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  const Sha256Digest digest = Sha256(data);
   std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  out.reserve(2 * digest.size());
   for (unsigned char c : digest) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 0xf]);

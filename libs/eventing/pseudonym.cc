@@ -1,8 +1,5 @@
 #include "libs/eventing/pseudonym.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "absl/strings/str_cat.h"
 
 namespace es {
@@ -16,14 +13,11 @@ absl::StatusOr<Pseudonymizer> Pseudonymizer::Create(std::string secret) {
 }
 
 std::string Pseudonymizer::Key(std::string_view system, std::string_view value) const {
-  std::string message = absl::StrCat(std::string(system), ":", std::string(value));
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
+  const Sha256Digest digest = mac_.Mac(absl::StrCat(std::string(system), ":", std::string(value)));
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < 16 && i < length; ++i) {
+  out.reserve(32);
+  for (size_t i = 0; i < 16; ++i) {
     out.push_back(kHex[digest[i] >> 4]);
     out.push_back(kHex[digest[i] & 0xf]);
   }

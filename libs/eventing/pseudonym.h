@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "libs/eventing/sha256.h"
 
 namespace es {
 
@@ -22,8 +23,8 @@ class Pseudonymizer {
   std::string Key(std::string_view system, std::string_view value) const;
 
  private:
-  explicit Pseudonymizer(std::string secret) : secret_(std::move(secret)) {}
-  std::string secret_;
+  explicit Pseudonymizer(std::string secret) : mac_(secret) {}
+  HmacSha256 mac_;
 };
 
 }  // namespace es
