@@ -109,7 +109,13 @@ es::projection::ConsumerOptions ServiceConfig::ConsumerOptions(
   options.group_id = group;
   options.topics = std::move(topics);
   options.dead_letter_topic = dead_letter_topic;
-  options.kafka_config = kafka_options;
+  // A consumer that died without leaving its group (SIGKILL, node loss) holds its partitions
+  // until its session times out, and a restarted service reports SERVING only once it has them
+  // back: librdkafka's 45 s default would keep a restarted pod unready that long. 10 s (Kafka's
+  // own default before 3.0) with heartbeats every 2 s; --kafka-options overrides both.
+  options.kafka_config = {{"session.timeout.ms", "10000"}, {"heartbeat.interval.ms", "2000"}};
+  options.kafka_config.insert(options.kafka_config.end(), kafka_options.begin(),
+                              kafka_options.end());
   options.kafka_config.insert(options.kafka_config.end(), extra.begin(), extra.end());
   return options;
 }
