@@ -94,6 +94,14 @@ struct EndPathway {
   absl::CivilDay today;
 };
 
+// Issued by the referral policy when an assessment is corrected after the pathway started: the
+// legal deadline follows the corrected assessment.
+struct ChangeLegalDeadline {
+  std::string pathway_id;
+  std::optional<absl::CivilDay> legal_deadline;  // nullopt: no legal deadline any more
+  std::string reason;
+};
+
 // Issued by the deadline timer when `today` is past a deadline's due date.
 struct RecordBreach {
   std::string pathway_id;
@@ -101,8 +109,9 @@ struct RecordBreach {
   absl::CivilDay today;
 };
 
-using PathwayCommand = std::variant<StartPathway, RecordPoint, CorrectPoint, ScheduleAppointment,
-                                    RecordAttendance, ScheduleMeeting, RecordMeetingHeld,
-                                    AssignCoordinator, TransferPathway, EndPathway, RecordBreach>;
+using PathwayCommand =
+    std::variant<StartPathway, RecordPoint, CorrectPoint, ScheduleAppointment, RecordAttendance,
+                 ScheduleMeeting, RecordMeetingHeld, AssignCoordinator, TransferPathway, EndPathway,
+                 RecordBreach, ChangeLegalDeadline>;
 
 }  // namespace pathway::domain

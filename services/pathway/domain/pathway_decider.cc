@@ -1,5 +1,6 @@
 #include "services/pathway/domain/pathway_decider.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -232,6 +233,26 @@ PathwayDecider::State PathwayDecider::Evolve(State state, const Event& event) co
       state.set_coordinator_id(event.coordinator_assigned().coordinator_id());
       entry.set_detail(state.coordinator_id());
       break;
+    case Event::kLegalDeadlineChanged: {
+      const v1::LegalDeadlineChanged& e = event.legal_deadline_changed();
+      // Move the legal deadline's seed in place (a breach already recorded on it stays on
+      // record), add it, or drop it; Rederive computes its status against the new date.
+      auto* deadlines = state.mutable_deadlines();
+      auto legal = std::find_if(deadlines->begin(), deadlines->end(),
+                                [](const v1::Deadline& d) { return d.kind() == v1::LEGAL; });
+      if (!e.has_legal_deadline()) {
+        if (legal != deadlines->end()) deadlines->erase(legal);
+        entry.set_detail(absl::StrCat("no legal deadline: ", e.reason()));
+      } else {
+        v1::Deadline* seed = legal != deadlines->end() ? &*legal : state.add_deadlines();
+        seed->set_kind(v1::LEGAL);
+        *seed->mutable_due_date() = e.legal_deadline();
+        entry.set_detail(absl::StrCat("legal deadline ",
+                                      absl::FormatCivilTime(es::FromProtoDate(e.legal_deadline())),
+                                      ": ", e.reason()));
+      }
+      break;
+    }
     case Event::kTransferred:
       state.set_status(v1::TRANSFERRED);
       state.set_transferred_to(event.transferred().to_unit());
@@ -494,6 +515,23 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
           if (s.coordinator_id() == c.coordinator_id)
             return Rule("this coordinator is already assigned");
           event.mutable_coordinator_assigned()->set_coordinator_id(c.coordinator_id);
+          return One(std::move(event));
+        } else if constexpr (std::is_same_v<T, ChangeLegalDeadline>) {
+          if (absl::Status st = RequireActive(s, c.pathway_id); !st.ok()) return st;
+          std::optional<absl::CivilDay> current;
+          for (const v1::Deadline& d : s.deadlines()) {
+            if (d.kind() == v1::LEGAL) current = es::FromProtoDate(d.due_date());
+          }
+          if (c.legal_deadline == current) return Rule("the legal deadline is already this");
+          if (c.legal_deadline.has_value() &&
+              *c.legal_deadline < es::FromProtoDate(s.start_date())) {
+            return Invalid("legal_deadline", "is before the start date");
+          }
+          v1::LegalDeadlineChanged& changed = *event.mutable_legal_deadline_changed();
+          if (c.legal_deadline.has_value()) {
+            *changed.mutable_legal_deadline() = es::ToProtoDate(*c.legal_deadline);
+          }
+          changed.set_reason(c.reason);
           return One(std::move(event));
         } else if constexpr (std::is_same_v<T, TransferPathway>) {
           if (absl::Status st = RequireActive(s, c.pathway_id); !st.ok()) return st;

@@ -142,6 +142,7 @@ absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
           ? es::FromProtoDate(referral.received_date())
           : clinical::CivilDayIn(es::FromProtoTimestamp(assessment.assessed_at()), options_.zone);
   if (right.has_legal_deadline()) start.legal_deadline = es::FromProtoDate(right.legal_deadline());
+  const std::optional<absl::CivilDay> start_legal_deadline = start.legal_deadline;
   start.coordinator_id = referral.coordinator_id();
   start.referral_id = m.stream_id();
   start.today = std::max(service_.Today(), start.start_date);
@@ -155,6 +156,20 @@ absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
     return projection;
   }
   if (!s.ok()) return s;
+  if (event.payload_case() == referral::v1::ReferralEvent::kAssessmentCorrected) {
+    // The pathway may have started from the first assessment: its legal deadline follows the
+    // correction. Unchanged, or the pathway no longer active: nothing to do.
+    domain::ChangeLegalDeadline change;
+    change.pathway_id = PathwayIdFor(m.stream_id());
+    change.legal_deadline = start_legal_deadline;
+    change.reason = event.assessment_corrected().reason();
+    absl::Status changed =
+        Run(std::move(change), absl::StrCat("policy:legal:", m.event_id()), m.correlation_id());
+    if (!changed.ok() && changed.code() != absl::StatusCode::kFailedPrecondition &&
+        changed.code() != absl::StatusCode::kNotFound) {
+      return changed;
+    }
+  }
   return projection;
 }
 

@@ -100,8 +100,9 @@ TEST_F(DiskFullTest, GivenFullDisk_WhenAppending_ThenUnavailableNothingHalfWritt
   for (absl::Time give_up = absl::Now() + absl::Seconds(30); !after.ok() && absl::Now() < give_up;
        absl::SleepFor(absl::Milliseconds(100))) {
     after = store_->Append(Request("s", version));
-    if (!after.ok())
+    if (!after.ok()) {
       ASSERT_EQ(after.status().code(), absl::StatusCode::kUnavailable) << after.status();
+    }
   }
   ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->version, version + 1);

@@ -1644,6 +1644,101 @@ TEST(PathwayDecider, GivenLegalDeadlineToday_WhenBreachRecorded_ThenFailedPrecon
   ExpectFailure(spec, absl::StatusCode::kFailedPrecondition, {"breach rule"});
 }
 
+// ChangeLegalDeadline (the referral policy, after a corrected assessment)
+
+Event LegalDeadlineChanged(std::optional<Day> legal, std::string reason = kCorrectionReason) {
+  Event e;
+  if (legal.has_value()) {
+    *e.mutable_legal_deadline_changed()->mutable_legal_deadline() = es::ToProtoDate(*legal);
+  }
+  e.mutable_legal_deadline_changed()->set_reason(std::move(reason));
+  return e;
+}
+
+ChangeLegalDeadline ChangeLegal(std::optional<Day> legal) {
+  return ChangeLegalDeadline{
+      .pathway_id = kId, .legal_deadline = legal, .reason = kCorrectionReason};
+}
+
+TEST(PathwayDecider,
+     GivenLegalDeadline_WhenCorrectedToLaterDate_ThenLegalDeadlineMovesAndStaysOpen) {
+  Opts o;
+  o.legal = Day(2026, 4, 1);
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started(o)}))
+      .When(ChangeLegal(Day(2026, 4, 15)))
+      .Then({LegalDeadlineChanged(Day(2026, 4, 15))});
+  const v1::Pathway state = StateAfterDecision(spec);
+  ExpectOpen(state, LegalId(), kStart, Day(2026, 4, 15));
+  EXPECT_EQ(CountRule(state, "legal"), 1);
+  EXPECT_THAT(state.timeline(state.timeline_size() - 1).detail(), HasSubstr("2026-04-15"));
+}
+
+TEST(PathwayDecider, GivenFirstAttendance_WhenLegalDeadlineCorrectedToBeforeIt_ThenMetLate) {
+  Opts o;
+  o.legal = kAttended + 5;
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(StartedAndAttended(o)).When(ChangeLegal(kAttended - 1));
+  spec.Then({LegalDeadlineChanged(kAttended - 1)});
+  ExpectDeadline(StateAfterDecision(spec), LegalId(), v1::MET_LATE, kStart, kAttended - 1,
+                 kAttended);
+}
+
+TEST(PathwayDecider, GivenNoLegalDeadline_WhenCorrectionSetsOne_ThenLegalDeadlineTracked) {
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started()}))
+      .When(ChangeLegal(Day(2026, 5, 4)))
+      .Then({LegalDeadlineChanged(Day(2026, 5, 4))});
+  ExpectOpen(StateAfterDecision(spec), LegalId(), kStart, Day(2026, 5, 4));
+}
+
+TEST(PathwayDecider, GivenLegalDeadline_WhenCorrectionRemovesIt_ThenNoLegalDeadline) {
+  Opts o;
+  o.legal = Day(2026, 4, 1);
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started(o)}))
+      .When(ChangeLegal(std::nullopt))
+      .Then({LegalDeadlineChanged(std::nullopt)});
+  EXPECT_EQ(FindDeadline(StateAfterDecision(spec), LegalId()), nullptr);
+}
+
+TEST(PathwayDecider, GivenBreachedLegalDeadline_WhenMovedLater_ThenBreachStaysOnRecord) {
+  Opts o;
+  o.legal = Day(2026, 4, 1);
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started(o), ev::Breached(LegalId(), "legal", Day(2026, 4, 1))}))
+      .When(ChangeLegal(Day(2026, 4, 20)))
+      .Then({LegalDeadlineChanged(Day(2026, 4, 20))});
+  const v1::Deadline* d = FindDeadline(StateAfterDecision(spec), LegalId());
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->breach_recorded());
+}
+
+TEST(PathwayDecider, GivenLegalDeadline_WhenChangedToTheSameDate_ThenFailedPrecondition) {
+  Opts o;
+  o.legal = Day(2026, 4, 1);
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started(o)})).When(ChangeLegal(Day(2026, 4, 1)));
+  ExpectFailure(spec, absl::StatusCode::kFailedPrecondition, {"legal deadline"});
+}
+
+TEST(PathwayDecider, GivenLegalDeadline_WhenChangedToBeforeTheStart_ThenInvalidArgument) {
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started()})).When(ChangeLegal(kStart - 1));
+  ExpectFailure(spec, absl::StatusCode::kInvalidArgument, {"legal_deadline"});
+}
+
+TEST(PathwayDecider, GivenEndedPathway_WhenLegalDeadlineChanged_ThenFailedPrecondition) {
+  Spec()
+      .Given(History({ev::Started(), ev::Ended(kAttended)}))
+      .When(ChangeLegal(Day(2026, 5, 4)))
+      .ThenFails(absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PathwayDecider, GivenNoPathway_WhenLegalDeadlineChanged_ThenNotFound) {
+  Spec().Given({}).When(ChangeLegal(Day(2026, 5, 4))).ThenFails(absl::StatusCode::kNotFound);
+}
+
 // ===============================================================================================
 // RecordBreach
 // ===============================================================================================

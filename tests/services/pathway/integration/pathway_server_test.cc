@@ -1566,6 +1566,41 @@ TEST_F(
 }
 
 TEST_F(ReferralPolicyTest,
+       GivenStartedPathway_WhenAssessmentCorrectedWithNewLegalDeadline_ThenLegalDeadlineFollows) {
+  const std::string fnr = Fnr(402);
+  const std::string referral_id = SubmitAndAssess("pol-legal", fnr, "ahus-tsb");
+  ASSERT_TRUE(Eventually([&] { return !PathwaysOf(fnr).empty(); })) << "no pathway started";
+
+  referral::v1::CorrectAssessmentRequest correct;
+  correct.set_idempotency_key("pol-legal-correct");
+  correct.set_referral_id(referral_id);
+  correct.set_reason("Frist feilregistrert");
+  auto* right = correct.mutable_assessment()->mutable_right_to_care();
+  right->set_pathway_type("NO_TSB");
+  *right->mutable_legal_deadline() = D(Day(2026, 5, 6));
+  *correct.mutable_assessment()->mutable_assessed_at() =
+      es::ToProtoTimestamp(OsloTime(2026, 2, 25, 10, 0));
+  referral::v1::CommandResponse corrected;
+  grpc::ClientContext context;
+  grpc::Status s = referral_stub_->CorrectAssessment(&context, correct, &corrected);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  auto legal_due = [&]() -> std::optional<absl::CivilDay> {
+    std::vector<v1::Pathway> pathways = PathwaysOf(fnr);
+    if (pathways.size() != 1) return std::nullopt;
+    const v1::Deadline* legal = FindDeadline(pathways[0], "legal");
+    if (legal == nullptr) return std::nullopt;
+    return DayOf(legal->due_date());
+  };
+  ASSERT_TRUE(Eventually([&] { return legal_due() == Day(2026, 5, 6); }))
+      << "the legal deadline did not follow the corrected assessment";
+  const v1::Pathway pathway = PathwaysOf(fnr)[0];
+  EXPECT_EQ(pathway.version(), 2);  // started, then the one change
+  EXPECT_EQ(pathway.timeline(1).what(), "LegalDeadlineChanged");
+  EXPECT_THAT(pathway.timeline(1).detail(), HasSubstr("Frist feilregistrert"));
+}
+
+TEST_F(ReferralPolicyTest,
        GivenUndecodableRecordOnReferralTopic_ThenDeadLetteredAndLaterReferralsStillStartPathways) {
   // One on every partition, so whichever partition the next referral lands on has one ahead.
   std::vector<es::testing::ProbedRecord> junk;
