@@ -37,6 +37,15 @@ for (const f of process.argv.slice(2)) {
 }
 const problems = [];
 const configMaps = new Map(objs.filter((o) => o.kind === "ConfigMap").map((o) => [o.metadata.name, o.data ?? {}]));
+// Credentials: only from a Secret (the pseudonym secret is required, notify's webhook header not).
+const credentials = ["PATHWAYS_PSEUDONYM_SECRET", "PATHWAYS_WEBHOOK_AUTHORIZATION"];
+for (const [name, data] of configMaps)
+  for (const k of credentials) if (k in data) problems.push(`ConfigMap/${name}: holds ${k}`);
+// Settings every service must agree on (same keys, same patients, same deadlines): value per key
+// from the first StatefulSet that sets it.
+const shared = ["PATHWAYS_KAFKA_BOOTSTRAP", "PATHWAYS_TIME_ZONE", "PATHWAYS_CALENDAR", "PATHWAYS_SATURDAY_IS_WORKING_DAY",
+  "PATHWAYS_REFERRAL_TOPIC", "PATHWAYS_PATHWAY_TOPIC", "PATHWAYS_DEAD_LETTER_TOPIC", "PATHWAYS_CATALOGUE_DIRS", "PATHWAYS_PSEUDONYM_SECRET"];
+const agreed = new Map();
 for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
   const id = `StatefulSet/${s.metadata.name}`, pod = s.spec.template.spec;
   for (const c of pod.containers) {
@@ -50,9 +59,17 @@ for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
     // The server waits up to the drain timeout twice (calls in flight, then the outbox).
     const drain = Number(env.PATHWAYS_DRAIN_TIMEOUT_SECONDS ?? 10), grace = pod.terminationGracePeriodSeconds ?? 30;
     if (!(grace >= 2 * drain + 5)) problems.push(`${id}: terminationGracePeriodSeconds ${grace} < 2 x drain timeout ${drain} + 5`);
-    const secret = (c.env ?? []).find((e) => e.name === "PATHWAYS_PSEUDONYM_SECRET");
-    if (!secret?.valueFrom?.secretKeyRef) problems.push(`${id}/${c.name}: PATHWAYS_PSEUDONYM_SECRET must come from a secretKeyRef`);
-    for (const [name, data] of configMaps) if ("PATHWAYS_PSEUDONYM_SECRET" in data) problems.push(`ConfigMap/${name}: holds PATHWAYS_PSEUDONYM_SECRET`);
+    for (const k of credentials) {
+      const entry = (c.env ?? []).find((e) => e.name === k);
+      if ((entry || k === "PATHWAYS_PSEUDONYM_SECRET") && !entry?.valueFrom?.secretKeyRef) problems.push(`${id}/${c.name}: ${k} must come from a secretKeyRef`);
+    }
+    for (const k of shared) {
+      if (!(k in env)) continue;
+      const ref = env[k]?.secretKeyRef;  // a secretKeyRef compares as its Secret name and key
+      const v = ref ? `Secret ${ref.name} key ${ref.key}` : JSON.stringify(env[k]);
+      if (!agreed.has(k)) agreed.set(k, [v, id]);
+      else if (agreed.get(k)[0] !== v) problems.push(`${id}: ${k}=${v} differs from ${agreed.get(k)[1]} (${agreed.get(k)[0]})`);
+    }
     // The gRPC listen address must be reachable from the Services and the kubelet's probes.
     for (const [k, v] of Object.entries(env)) {
       if (!/_GRPC_LISTEN$/.test(k) || typeof v !== "string") continue;
