@@ -17,11 +17,12 @@ def patient(national_id):
         system=events_pb2.PatientIdentifier.NO_FODSELSNUMMER, value=national_id)
 
 
-def submit_and_assess(system, tag, national_id, unit, retry=True):
+def submit_and_assess(system, tag, national_id, unit, retry=True, now=None):
     """Submits and assesses (right to care NO_TSB) one referral; returns its id once both
-    commands were acknowledged."""
+    commands were acknowledged. Sending it again with the same `tag` and `now` sends the same
+    commands (same keys, same contents)."""
     stub = system.referral_stub()
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
     call = h.call_with_retry if retry else (
         lambda m, r: m(r, metadata=h.ACTOR, timeout=10))
     submitted = call(stub.SubmitReferral, h.submit_request(

@@ -11,6 +11,7 @@ d. the referral service's data directory full (a small tmpfs filled up: root can
    working, nothing is half-written, and the service recovers by itself once there is room.
 """
 
+import datetime
 import errno
 import signal
 import subprocess
@@ -183,10 +184,12 @@ class DiskFullTest(unittest.TestCase):
             deadline = time.time() + 60
             while refused is None and time.time() < deadline:
                 tag, n = f"probe-{i}", fnrs.next()
+                now = datetime.datetime.now(datetime.timezone.utc)
                 try:
-                    probes.append((checks.submit_and_assess(s, tag, n, unit, retry=False), n))
+                    probes.append((checks.submit_and_assess(s, tag, n, unit, retry=False, now=now),
+                                   n))
                 except grpc.RpcError as error:
-                    refused, refused_probe = error, (tag, n)
+                    refused, refused_probe = error, (tag, n, now)
                 i += 1
             self.assertIsNotNone(refused, "no command was refused on a full disk")
             self.assertEqual(refused.code(), grpc.StatusCode.UNAVAILABLE, refused.details())
@@ -202,8 +205,8 @@ class DiskFullTest(unittest.TestCase):
             load.wait_for_more(5, timeout=90)
             # The refused command, sent again with its key, is applied once: nothing of the
             # refused attempt was stored.
-            tag, n = refused_probe
-            probes.append((checks.submit_and_assess(s, tag, n, unit), n))
+            tag, n, now = refused_probe
+            probes.append((checks.submit_and_assess(s, tag, n, unit, now=now), n))
         self.assertFalse(load.errors, load.errors)
         everything = load.acked + probes
         checks.assert_referrals_consistent(self, s, everything)
