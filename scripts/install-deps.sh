@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   librdkafka-dev librocksdb-dev libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libspdlog-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libspdlog-dev libcurl4-openssl-dev prometheus-cpp-dev
   python3-grpcio python3-protobuf grpc-proto
   kcat python3-confluent-kafka
 )

@@ -13,6 +13,9 @@ broker_listen="${PATHWAYS_BROKER_LISTEN:-127.0.0.1:9092}"
 referral_listen="${PATHWAYS_REFERRAL_GRPC_LISTEN:-127.0.0.1:50061}"
 pathway_listen="${PATHWAYS_PATHWAY_GRPC_LISTEN:-127.0.0.1:50062}"
 notify_listen="${PATHWAYS_NOTIFY_GRPC_LISTEN:-127.0.0.1:50063}"
+export PATHWAYS_REFERRAL_METRICS_LISTEN="${PATHWAYS_REFERRAL_METRICS_LISTEN:-127.0.0.1:9461}"
+export PATHWAYS_PATHWAY_METRICS_LISTEN="${PATHWAYS_PATHWAY_METRICS_LISTEN:-127.0.0.1:9462}"
+export PATHWAYS_NOTIFY_METRICS_LISTEN="${PATHWAYS_NOTIFY_METRICS_LISTEN:-127.0.0.1:9463}"
 mkdir -p "$data_dir/log"
 # A development secret, kept with the data so keys stay stable across runs. Production sets
 # PATHWAYS_PSEUDONYM_SECRET from a Kubernetes Secret.
@@ -75,6 +78,7 @@ Pathways is running (data in $data_dir, logs in $data_dir/log):
   referral  gRPC            $referral_listen   (referral.v1.ReferralService, health, reflection)
   pathway   gRPC            $pathway_listen   (pathway.v1.PathwayService, health, reflection)
   notify    gRPC            $notify_listen   (notify.v1.NotifyService, health, reflection)
+  metrics (Prometheus)      http://$PATHWAYS_REFERRAL_METRICS_LISTEN/metrics  http://$PATHWAYS_PATHWAY_METRICS_LISTEN/metrics  http://$PATHWAYS_NOTIFY_METRICS_LISTEN/metrics
   notifications (file channel)  $data_dir/notifications.jsonl
 Press Ctrl-C to stop.
 INFO

@@ -15,7 +15,66 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Open(HostOptions optio
   outbox::OutboxRelay* relay = host->relay_.get();
   host->store_->SetOutboxListener([relay] { relay->Notify(); });
   relay->Notify();  // publish what a previous run left in the outbox
+  host->metrics_ = std::make_unique<metrics::Metrics>();
+  host->RegisterMetrics();
+  if (!host->options_.metrics_listen.empty()) {
+    if (absl::Status s = host->metrics_->Serve(host->options_.metrics_listen); !s.ok()) return s;
+    host->log_.Info("metrics", {{"listen", host->options_.metrics_listen},
+                                {"port", std::to_string(host->metrics_->port())}});
+  }
   return host;
+}
+
+void ServiceHost::AddConsumerMetrics(const std::string& name,
+                                     const projection::ProjectionConsumer* consumer) {
+  metrics::Metrics& m = *metrics_;
+  const metrics::Labels labels = {{"consumer", name}};
+  m.AddCounter("pathways_consumer_applied_total", "Kafka records whose view writes were stored",
+               labels, [consumer] { return double(consumer->stats().applied); });
+  m.AddCounter("pathways_consumer_duplicates_total",
+               "Kafka records skipped as already applied (redelivery, republication)", labels,
+               [consumer] { return double(consumer->stats().duplicates_skipped); });
+  m.AddCounter("pathways_consumer_dead_lettered_total",
+               "Kafka records the service could not apply, sent to the dead-letter topic", labels,
+               [consumer] { return double(consumer->stats().dead_lettered); });
+  m.AddCounter("pathways_consumer_gaps_skipped_total",
+               "Kafka records ahead of a missing version of their stream, skipped", labels,
+               [consumer] { return double(consumer->stats().gaps_skipped); });
+  m.AddGauge("pathways_consumer_caught_up", "1 once the consumer has read to the end of its topics",
+             labels, [consumer] { return consumer->stats().caught_up ? 1.0 : 0.0; });
+}
+
+void ServiceHost::RegisterMetrics() {
+  metrics::Metrics& m = *metrics_;
+  storage::EventStore* store = store_.get();
+  outbox::OutboxRelay* relay = relay_.get();
+  m.AddCounter("pathways_appends_committed_total", "Commands whose events were made durable", {},
+               [store] { return double(store->stats().appends_committed); });
+  m.AddCounter("pathways_events_committed_total", "Events made durable in the event store", {},
+               [store] { return double(store->stats().events_committed); });
+  m.AddCounter("pathways_commit_groups_total",
+               "Synced RocksDB batches (group commits); appends / groups = group size", {},
+               [store] { return double(store->stats().groups_committed); });
+  m.AddCounter("pathways_appends_failed_storage_total",
+               "Commands refused as UNAVAILABLE because the write failed (disk full, I/O error)",
+               {}, [store] { return double(store->stats().appends_failed_storage); });
+  m.AddCounter("pathways_appends_conflicted_total",
+               "Appends refused by the expected-version check (concurrent commands)", {},
+               [store] { return double(store->stats().appends_conflicted); });
+  m.AddCounter("pathways_outbox_delivered_total", "Outbox records acknowledged by Kafka", {},
+               [relay] { return double(relay->stats().delivered); });
+  m.AddCounter("pathways_outbox_delivery_failures_total",
+               "Outbox records Kafka or the producer reported as failed", {},
+               [relay] { return double(relay->stats().delivery_failures); });
+  m.AddCounter("pathways_outbox_requeues_total",
+               "Times the broker was found to have lost records and the log was published again",
+               {}, [relay] { return double(relay->stats().requeues_after_loss); });
+  m.AddGauge("pathways_outbox_backlog", "Outbox entries read by the relay and not yet delivered",
+             {}, [relay] { return double(relay->stats().backlog); });
+  m.AddGauge("pathways_kafka_reachable", "1 when the latest contact with Kafka succeeded", {},
+             [relay] { return relay->stats().broker_reachable ? 1.0 : 0.0; });
+  m.AddGauge("pathways_serving", "1 while the service reports SERVING", {},
+             [this] { return serving_.load() ? 1.0 : 0.0; });
 }
 
 ServiceHost::~ServiceHost() {
@@ -26,7 +85,7 @@ ServiceHost::~ServiceHost() {
 absl::Status ServiceHost::StartGrpc(const std::string& address,
                                     const std::vector<rpc::GrpcServer::NamedService>& services) {
   absl::StatusOr<std::unique_ptr<rpc::GrpcServer>> server =
-      rpc::GrpcServer::Start(address, services);
+      rpc::GrpcServer::Start(address, services, metrics_->GrpcInterceptors());
   if (!server.ok()) return server.status();
   grpc_ = std::move(*server);
   grpc_->SetServing(false);
@@ -57,6 +116,8 @@ void ServiceHost::StopTakingCalls() {
   calls_stopped_ = true;
   stopping_.store(true);
   if (readiness_.joinable()) readiness_.join();
+  // Scrapes read the service's workers, which are stopped from here on.
+  if (metrics_) metrics_->StopServing();
   log_.Info("draining");
   if (grpc_) grpc_->Shutdown(options_.drain_timeout);  // NOT_SERVING, then calls finish
 }

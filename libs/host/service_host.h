@@ -14,7 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/metrics/metrics_server.h"
 #include "libs/outbox/outbox_relay.h"
+#include "libs/projection/projection_consumer.h"
 #include "libs/rpc/grpc_server.h"
 #include "libs/runtime/log.h"
 #include "libs/storage/event_store.h"
@@ -28,6 +30,7 @@ struct HostOptions {
   storage::RocksDbOptions storage;
   outbox::RelayOptions relay;
   absl::Duration drain_timeout = absl::Seconds(10);
+  std::string metrics_listen;  // "HOST:PORT" serves Prometheus /metrics; empty: not served
 };
 
 class ServiceHost {
@@ -41,6 +44,13 @@ class ServiceHost {
   storage::ViewStore& views() { return *views_; }
   outbox::OutboxRelay& relay() { return *relay_; }
   const runtime::Logger& log() const { return log_; }
+  // The process's metrics: the host registers the event store's, the relay's and gRPC's; a
+  // service adds its own (e.g. its consumers'), whose sources must live until StopTakingCalls.
+  metrics::Metrics& metrics() { return *metrics_; }
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+  // Applied, duplicate, dead-lettered and gap-skipped records and caught-up state of one of the
+  // service's consumers, labelled consumer="<name>". `consumer` must live until StopTakingCalls.
+  void AddConsumerMetrics(const std::string& name, const projection::ProjectionConsumer* consumer);
 
   // Starts gRPC with health (NOT_SERVING until SetServing(true)) and reflection.
   absl::Status StartGrpc(const std::string& address,
@@ -60,6 +70,7 @@ class ServiceHost {
   void FinishShutdown();
 
  private:
+  void RegisterMetrics();
   explicit ServiceHost(HostOptions options)
       : options_(std::move(options)), log_(options_.name + ".host") {}
 
@@ -70,6 +81,7 @@ class ServiceHost {
   std::unique_ptr<storage::ViewStore> views_;
   std::unique_ptr<outbox::OutboxRelay> relay_;
   std::unique_ptr<rpc::GrpcServer> grpc_;
+  std::unique_ptr<metrics::Metrics> metrics_;
   std::thread readiness_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> serving_{false};

@@ -5,6 +5,7 @@
 // an ordered drain. Thread-safe.
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
 #include <string>
@@ -23,8 +24,11 @@ class GrpcServer {
   };
   // `address` like "127.0.0.1:0" (port 0 picks a free port). kUnavailable when the address
   // cannot be bound.
+  // `interceptors`: e.g. es::metrics::Metrics::GrpcInterceptors().
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
-      const std::string& address, const std::vector<NamedService>& services);
+      const std::string& address, const std::vector<NamedService>& services,
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+          interceptors = {});
   ~GrpcServer();
 
   int port() const { return port_; }

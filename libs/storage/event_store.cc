@@ -152,6 +152,7 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
       if (head->has_value()) head_version = (*head)->version();
     }
     if (head_version != request.expected_version) {
+      appends_conflicted_.fetch_add(1, std::memory_order_relaxed);
       results.push_back(absl::AbortedError(
           absl::StrCat("stream ", request.stream_id, ": expected version ",
                        request.expected_version, " but it is at ", head_version)));
@@ -212,12 +213,23 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
     if (!written.ok()) {
       // Nothing of the group is stored: every append that would have written fails alike,
       // and the sequence numbers are reused by the next group.
+      uint64_t refused = 0;
       for (auto& result : results) {
-        if (result.ok() && !result->replayed) result = written;
+        if (result.ok() && !result->replayed) {
+          result = written;
+          ++refused;
+        }
       }
+      appends_failed_storage_.fetch_add(refused, std::memory_order_relaxed);
       sequence = first_sequence;
       outbox_grew = false;
       feed_grew = false;
+    } else {
+      uint64_t appended = 0;
+      for (const auto& result : results) appended += result.ok() && !result->replayed ? 1 : 0;
+      appends_committed_.fetch_add(appended, std::memory_order_relaxed);
+      events_committed_.fetch_add(sequence - first_sequence, std::memory_order_relaxed);
+      groups_committed_.fetch_add(1, std::memory_order_relaxed);
     }
   }
   next_sequence_ = sequence;
@@ -233,6 +245,14 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
   }
   if (outbox_listener) outbox_listener();
   if (feed_listener) feed_listener();
+}
+
+EventStoreStats EventStore::stats() const {
+  return EventStoreStats{appends_committed_.load(std::memory_order_relaxed),
+                         events_committed_.load(std::memory_order_relaxed),
+                         groups_committed_.load(std::memory_order_relaxed),
+                         appends_failed_storage_.load(std::memory_order_relaxed),
+                         appends_conflicted_.load(std::memory_order_relaxed)};
 }
 
 absl::StatusOr<std::optional<eventing::v1::StreamHead>> EventStore::ReadHead(

@@ -9,6 +9,7 @@
 //
 // Thread-safe. Append callbacks run on the writer thread and must not block.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -48,6 +49,14 @@ struct AppendResult {
 };
 
 using AppendCallback = std::function<void(absl::StatusOr<AppendResult>)>;
+
+struct EventStoreStats {
+  uint64_t appends_committed = 0;  // appends made durable (replays of a used key not counted)
+  uint64_t events_committed = 0;
+  uint64_t groups_committed = 0;        // synced batches: appends_committed / groups = group size
+  uint64_t appends_failed_storage = 0;  // appends refused because the write failed (disk, I/O)
+  uint64_t appends_conflicted = 0;      // expected-version conflicts (kAborted)
+};
 
 struct OutboxEntry {
   uint64_t sequence = 0;
@@ -98,6 +107,8 @@ class EventStore {
   // Called on the writer thread after each commit that wrote feed rows. Set before use.
   void SetFeedListener(std::function<void()> listener);
 
+  EventStoreStats stats() const;
+
   // Stops taking appends; the queued ones are committed first.
   void Shutdown();
 
@@ -116,6 +127,12 @@ class EventStore {
   RocksDb& db_;
   const EventStoreOptions options_;
   uint64_t next_sequence_ = 1;  // owned by the writer thread after construction
+
+  std::atomic<uint64_t> appends_committed_{0};
+  std::atomic<uint64_t> events_committed_{0};
+  std::atomic<uint64_t> groups_committed_{0};
+  std::atomic<uint64_t> appends_failed_storage_{0};
+  std::atomic<uint64_t> appends_conflicted_{0};
 
   std::mutex mutex_;
   std::condition_variable wake_;

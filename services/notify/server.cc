@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(const Config& 
   parts->consumer = std::make_unique<es::projection::ProjectionConsumer>(
       parts->host->db(), *parts->reactor, consumer_options);
   if (absl::Status s = parts->consumer->Start(); !s.ok()) return s;
+  parts->host->AddConsumerMetrics("event-reactor", parts->consumer.get());
   parts->dispatcher->Start();
 
   // The API, with its watch streams fed by the store's feed rows.

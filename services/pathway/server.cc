@@ -93,6 +93,7 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
   parts->consumer = std::make_unique<es::projection::ProjectionConsumer>(
       parts->host->db(), *parts->policy, consumer_options);
   if (absl::Status s = parts->consumer->Start(); !s.ok()) return s;
+  parts->host->AddConsumerMetrics("referral-policy", parts->consumer.get());
 
   parts->timer = std::make_unique<app::DeadlineTimer>(*parts->service, parts->host->views(),
                                                       absl::Seconds(config.timer_interval_seconds));

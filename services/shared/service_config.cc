@@ -16,6 +16,9 @@ void ServiceConfig::Declare(es::runtime::Options& o, const std::string& service,
   data_dir =
       o.String("data-dir", absl::StrCat("PATHWAYS_", upper, "_DATA_DIR"),
                absl::StrCat("var/", service), "RocksDB directory: event store, outbox and views");
+  metrics_listen =
+      o.String("metrics-listen", absl::StrCat("PATHWAYS_", upper, "_METRICS_LISTEN"),
+               metrics_listen, "Prometheus /metrics listen address (host:port; empty: not served)");
   kafka_bootstrap = o.String("kafka-bootstrap", "PATHWAYS_KAFKA_BOOTSTRAP", kafka_bootstrap,
                              "Kafka bootstrap servers");
   kafka_options_text_ = o.String(
@@ -98,6 +101,7 @@ es::host::HostOptions ServiceConfig::HostOptions(const std::string& service) con
   options.relay.client_id = absl::StrCat("pathways-", service);
   options.relay.kafka_config = kafka_options;
   options.drain_timeout = absl::Seconds(drain_timeout_seconds);
+  options.metrics_listen = metrics_listen;
   return options;
 }
 

@@ -31,6 +31,7 @@ struct ServiceConfig {
   int write_buffer_mb = 32;
   int drain_timeout_seconds = 10;
   std::string log_level = "info";
+  std::string metrics_listen;  // empty: no /metrics endpoint
 
   // Declares the options on `o`: PATHWAYS_<SERVICE>_GRPC_LISTEN and _DATA_DIR are per service,
   // the rest shared (PATHWAYS_KAFKA_BOOTSTRAP, PATHWAYS_PSEUDONYM_SECRET, ...).

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import grpc
 
@@ -209,11 +210,13 @@ class System:
         self.broker_port = free_port()
         self.bootstrap = f"127.0.0.1:{self.broker_port}"
         self.ports = {n: free_port() for n in ("referral", "pathway", "notify")}
+        self.metrics_ports = {n: free_port() for n in ("referral", "pathway", "notify")}
         self.channel_file = os.path.join(self.data, "notifications.jsonl")
         env = {"PATHWAYS_PSEUDONYM_SECRET": SECRET}
         common = lambda name: [f"--grpc-listen=127.0.0.1:{self.ports[name]}",  # noqa: E731
                                f"--data-dir={self.data}/{name}",
-                               f"--kafka-bootstrap={self.bootstrap}"]
+                               f"--kafka-bootstrap={self.bootstrap}",
+                               f"--metrics-listen=127.0.0.1:{self.metrics_ports[name]}"]
         catalogue = f"--catalogue-dirs={SOURCE}/catalogue"
         self.procs = {
             "broker": Process("broker", [f"{BIN}/pathways-broker", f"--listen={self.bootstrap}"],
@@ -291,6 +294,18 @@ class System:
         if name not in self.channels:
             self.channels[name] = grpc.insecure_channel(f"127.0.0.1:{self.ports[name]}")
         return self.channels[name]
+
+    def metrics(self, name):
+        """The service's Prometheus metrics: {'name{labels}': value} from GET /metrics."""
+        url = f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                values[key] = float(value)
+        return values
 
     def referral_stub(self):
         from referral.v1 import service_pb2_grpc

@@ -143,6 +143,26 @@ class FullStoryTest(unittest.TestCase):
         self.assertEqual([n.notification_id for n in listed], [alert.notification_id])
         self.assertEqual(listed[0].acknowledged_by, "system-test")
 
+        # What operations see of the same story on each service's /metrics.
+        m = s.metrics("referral")
+        self.assertGreaterEqual(m.get('grpc_server_handled_total{grpc_code="OK",'
+                                      'grpc_method="SubmitReferral",'
+                                      'grpc_service="referral.v1.ReferralService"}', 0), 1, m)
+        self.assertGreaterEqual(m.get("pathways_appends_committed_total", 0), 2)
+        self.assertGreaterEqual(m.get("pathways_outbox_delivered_total", 0), 2)
+        self.assertEqual(m.get("pathways_kafka_reachable"), 1)
+        self.assertEqual(m.get("pathways_serving"), 1)
+        m = s.metrics("pathway")
+        self.assertGreaterEqual(
+            m.get('pathways_consumer_applied_total{consumer="referral-policy"}', 0), 2, m)
+        self.assertEqual(m.get('pathways_consumer_caught_up{consumer="referral-policy"}'), 1)
+        m = s.metrics("notify")
+        self.assertGreaterEqual(
+            m.get('pathways_consumer_applied_total{consumer="event-reactor"}', 0), 2, m)
+        self.assertGreaterEqual(m.get('grpc_server_handled_total{grpc_code="OK",'
+                                      'grpc_method="Acknowledge",'
+                                      'grpc_service="notify.v1.NotifyService"}', 0), 2, m)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

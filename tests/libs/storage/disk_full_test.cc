@@ -84,6 +84,9 @@ TEST_F(DiskFullTest, GivenFullDisk_WhenAppending_ThenUnavailableNothingHalfWritt
 
   // then appends fail as unavailable (retry later), not as a bug or a conflict,
   EXPECT_EQ(failure.code(), absl::StatusCode::kUnavailable) << failure;
+  // (counted for the operators' metrics)
+  EXPECT_GE(store_->stats().appends_failed_storage, 1u);
+  EXPECT_EQ(store_->stats().appends_committed, static_cast<uint64_t>(version));
   // further appends keep failing the same way while it stays full,
   EXPECT_EQ(store_->Append(Request("s", version)).status().code(), absl::StatusCode::kUnavailable);
   // and what was committed is still readable, with nothing of the failed appends in it.

@@ -116,6 +116,12 @@ TEST_F(EventStoreTest, GivenManyConcurrentAppendsOnOneVersion_ThenExactlyOneWins
   auto head = store_->ReadHead("shared");
   ASSERT_THAT(head, IsOk());
   EXPECT_EQ((*head)->version(), 2);
+  const EventStoreStats stats = store_->stats();
+  EXPECT_EQ(stats.appends_committed, 2u);
+  EXPECT_EQ(stats.events_committed, 2u);
+  EXPECT_EQ(stats.appends_conflicted, uint64_t{kWriters - 1});
+  EXPECT_GE(stats.groups_committed, 2u);
+  EXPECT_EQ(stats.appends_failed_storage, 0u);
 }
 
 TEST_F(EventStoreTest, GivenAppliedKey_WhenSameCommandRetried_ThenReplayedAndNothingWritten) {

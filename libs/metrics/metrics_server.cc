@@ -1,0 +1,213 @@
+#include "libs/metrics/metrics_server.h"
+
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/histogram.h"
+#include "prometheus/text_serializer.h"
+
+namespace es::metrics {
+
+// Values read from their owners at scrape time, grouped into one family per name.
+class Metrics::Callbacks : public prometheus::Collectable {
+ public:
+  void Add(const std::string& name, const std::string& help, prometheus::MetricType type,
+           Labels labels, std::function<double()> read) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_back(Entry{name, help, type, std::move(labels), std::move(read)});
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<prometheus::MetricFamily> families;
+    std::map<std::string, size_t> index;
+    for (const Entry& entry : entries_) {
+      auto [it, added] = index.emplace(entry.name, families.size());
+      if (added) families.push_back({entry.name, entry.help, entry.type, {}});
+      prometheus::ClientMetric metric;
+      for (const auto& [name, value] : entry.labels) metric.label.push_back({name, value});
+      const double value = entry.read();
+      if (entry.type == prometheus::MetricType::Counter) {
+        metric.counter.value = value;
+      } else {
+        metric.gauge.value = value;
+      }
+      families[it->second].metric.push_back(std::move(metric));
+    }
+    return families;
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    std::string help;
+    prometheus::MetricType type;
+    Labels labels;
+    std::function<double()> read;
+  };
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+class Metrics::Impl {
+ public:
+  explicit Impl(prometheus::Registry& registry)
+      : handled_(prometheus::BuildCounter()
+                     .Name("grpc_server_handled_total")
+                     .Help("gRPC calls completed on the server, by method and status code")
+                     .Register(registry)),
+        handling_(prometheus::BuildHistogram()
+                      .Name("grpc_server_handling_seconds")
+                      .Help("Time from a gRPC call's arrival to its status being sent")
+                      .Register(registry)) {}
+
+  void Record(const std::string& full_method, grpc::StatusCode code, double seconds) {
+    // "/referral.v1.ReferralService/SubmitReferral" -> service, method
+    std::string service = "unknown";
+    std::string method = full_method;
+    if (size_t slash = full_method.rfind('/'); slash != std::string::npos && slash > 0) {
+      service = full_method.substr(1, slash - 1);
+      method = full_method.substr(slash + 1);
+    }
+    handled_
+        .Add({{"grpc_service", service}, {"grpc_method", method}, {"grpc_code", CodeName(code)}})
+        .Increment();
+    handling_.Add({{"grpc_service", service}, {"grpc_method", method}}, Buckets()).Observe(seconds);
+  }
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+
+ private:
+  static const prometheus::Histogram::BucketBoundaries& Buckets() {
+    static const prometheus::Histogram::BucketBoundaries buckets = {
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    return buckets;
+  }
+  static std::string CodeName(grpc::StatusCode code) {
+    static const char* const kNames[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED"};
+    const int index = static_cast<int>(code);
+    return index >= 0 && index < 17 ? kNames[index] : absl::StrCat(index);
+  }
+
+  prometheus::Family<prometheus::Counter>& handled_;
+  prometheus::Family<prometheus::Histogram>& handling_;
+};
+
+namespace {
+
+class MetricsInterceptor : public grpc::experimental::Interceptor {
+ public:
+  MetricsInterceptor(grpc::experimental::ServerRpcInfo* info,
+                     std::function<void(const std::string&, grpc::StatusCode, double)> record)
+      : method_(info->method()),
+        record_(std::move(record)),
+        started_(std::chrono::steady_clock::now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started_;
+      record_(method_, methods->GetSendStatus().error_code(), elapsed.count());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+  const std::function<void(const std::string&, grpc::StatusCode, double)> record_;
+  const std::chrono::steady_clock::time_point started_;
+};
+
+class MetricsInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit MetricsInterceptorFactory(
+      std::function<void(const std::string&, grpc::StatusCode, double)> record)
+      : record_(std::move(record)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new MetricsInterceptor(info, record_);
+  }
+
+ private:
+  const std::function<void(const std::string&, grpc::StatusCode, double)> record_;
+};
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      callbacks_(std::make_shared<Callbacks>()),
+      impl_(std::make_unique<Impl>(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::AddCounter(const std::string& name, const std::string& help, Labels labels,
+                         std::function<double()> read) {
+  callbacks_->Add(name, help, prometheus::MetricType::Counter, std::move(labels), std::move(read));
+}
+
+void Metrics::AddGauge(const std::string& name, const std::string& help, Labels labels,
+                       std::function<double()> read) {
+  callbacks_->Add(name, help, prometheus::MetricType::Gauge, std::move(labels), std::move(read));
+}
+
+std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+Metrics::GrpcInterceptors() {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> out;
+  Impl* impl = impl_.get();
+  out.push_back(std::make_unique<MetricsInterceptorFactory>(
+      [impl](const std::string& method, grpc::StatusCode code, double seconds) {
+        impl->Record(method, code, seconds);
+      }));
+  return out;
+}
+
+absl::Status Metrics::Serve(const std::string& listen) {
+  try {
+    impl_->exposer = std::make_unique<prometheus::Exposer>(listen, 1);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("--metrics-listen ", listen, ": ", e.what()));
+  }
+  impl_->exposer->RegisterCollectable(registry_);
+  impl_->exposer->RegisterCollectable(callbacks_);
+  return absl::OkStatus();
+}
+
+void Metrics::StopServing() { impl_->exposer.reset(); }
+
+int Metrics::port() const {
+  if (!impl_->exposer) return 0;
+  std::vector<int> ports = impl_->exposer->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+std::string Metrics::Render() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::vector<prometheus::MetricFamily> more = callbacks_->Collect();
+  families.insert(families.end(), more.begin(), more.end());
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace es::metrics
