@@ -46,6 +46,99 @@ for (const [name, data] of configMaps)
 const shared = ["PATHWAYS_KAFKA_BOOTSTRAP", "PATHWAYS_TIME_ZONE", "PATHWAYS_CALENDAR", "PATHWAYS_SATURDAY_IS_WORKING_DAY",
   "PATHWAYS_REFERRAL_TOPIC", "PATHWAYS_PATHWAY_TOPIC", "PATHWAYS_DEAD_LETTER_TOPIC", "PATHWAYS_CATALOGUE_DIRS", "PATHWAYS_PSEUDONYM_SECRET"];
 const agreed = new Map();
+// Kafka over TLS with the service's own identity (README, "Kafka TLS"): helpers for the checks in
+// the loop below.
+const nsOf = (o) => o.metadata?.namespace ?? "";
+const kafkaUsers = objs.filter((o) => o.kind === "KafkaUser");
+const netpols = objs.filter((o) => o.kind === "NetworkPolicy");
+const selectsPod = (sel, labels) => !!sel && Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v) &&
+  (sel.matchExpressions ?? []).every(({ key, operator, values = [] }) =>
+    operator === "In" ? values.includes(labels[key]) : operator === "NotIn" ? !values.includes(labels[key]) :
+    operator === "Exists" ? key in labels : !(key in labels));
+// The Secret or ConfigMap key that `path` is in container c (through its volumeMounts and the pod's
+// volumes), or a string saying why it is none.
+function mountedFile(pod, c, path) {
+  let best = null;
+  for (const m of c.volumeMounts ?? []) {
+    const dir = m.mountPath.replace(/\/+$/, "");
+    const rel = m.subPath ? (path === m.mountPath ? m.subPath : null) : path.startsWith(dir + "/") ? path.slice(dir.length + 1) : null;
+    if (rel !== null && (!best || dir.length > best.dir.length)) best = { m, dir, rel };
+  }
+  if (!best) return "no volumeMount provides it";
+  const v = (pod.volumes ?? []).find((v) => v.name === best.m.name);
+  if (!v) return `volume ${best.m.name} is not in the pod`;
+  const sources = v.secret ? [{ secret: v.secret }] : v.configMap ? [{ configMap: v.configMap }] : (v.projected?.sources ?? []);
+  if (!sources.some((s) => s.secret || s.configMap)) return `volume ${v.name} (at ${best.m.mountPath}) is not from a Secret`;
+  for (const s of sources) {
+    const src = s.secret ?? s.configMap;
+    if (!src) continue;
+    const item = src.items ? src.items.find((i) => i.path === best.rel) : best.rel.includes("/") ? null : { key: best.rel };
+    if (item) return { kind: s.secret ? "Secret" : "ConfigMap", name: src.secretName ?? src.name, key: item.key,
+      mount: best.m.mountPath, readOnly: best.m.readOnly === true, optional: src.optional === true };
+  }
+  return `volume ${v.name} (at ${best.m.mountPath}) has no key for ${best.rel}`;
+}
+// A container that talks to Kafka (a Pathways server, or one given PATHWAYS_KAFKA_* settings) must
+// use the TLS listener with security.protocol=ssl, read the CA, its certificate and its key from
+// Secrets mounted read-only in it (a file that is not there fails only at start, in the cluster),
+// the key and certificate from the Secret the User Operator writes for a KafkaUser (tls) of the
+// pod's namespace, the CA not from that Secret (its ca.crt is the clients CA, which does not sign
+// the brokers); and its NetworkPolicies must let it reach the bootstrap port.
+function kafkaProblems(at, ns, pod, labels, c, env) {
+  const server = /pathways-platform\/[a-z]+-server([:@]|$)/.test(c.image ?? "");
+  if (!server && !Object.keys(env).some((k) => k.startsWith("PATHWAYS_KAFKA_"))) return [];
+  const out = [], bootstrap = env.PATHWAYS_KAFKA_BOOTSTRAP, text = env.PATHWAYS_KAFKA_OPTIONS ?? "";
+  if (typeof bootstrap !== "string" || !bootstrap) out.push(`${at}: PATHWAYS_KAFKA_BOOTSTRAP not set (the default is the plain 127.0.0.1:9092)`);
+  else for (const hp of bootstrap.split(","))
+    if (/:9092$/.test(hp.trim())) out.push(`${at}: PATHWAYS_KAFKA_BOOTSTRAP ${hp.trim()} is Strimzi's plain listener; use the TLS listener (9093)`);
+  if (typeof text !== "string")
+    return [...out, `${at}: PATHWAYS_KAFKA_OPTIONS must be a literal value, so that its TLS settings can be checked (mutual TLS needs no password)`];
+  const opts = new Map();
+  for (const item of text.split(",")) {
+    if (item.trim() === "") continue;  // the servers skip empty entries
+    const eq = item.indexOf("="), k = eq < 0 ? item : item.slice(0, eq), v = eq < 0 ? "" : item.slice(eq + 1);
+    if (!k || !v) out.push(`${at}: PATHWAYS_KAFKA_OPTIONS entry "${item}" is not key=value`);
+    else if (k.trim() !== k || v.trim() !== v)
+      out.push(`${at}: PATHWAYS_KAFKA_OPTIONS entry "${item}" has spaces (the servers do not trim them)`);
+    else if (opts.has(k)) out.push(`${at}: PATHWAYS_KAFKA_OPTIONS sets ${k} twice`);
+    opts.set(k, v);
+  }
+  const protocol = opts.get("security.protocol") ?? "plaintext (unset)";
+  if (protocol.toLowerCase() !== "ssl") out.push(`${at}: PATHWAYS_KAFKA_OPTIONS needs security.protocol=ssl, not ${protocol}`);
+  if (/^false$/i.test(opts.get("enable.ssl.certificate.verification") ?? "") || /^none$/i.test(opts.get("ssl.endpoint.identification.algorithm") ?? ""))
+    out.push(`${at}: PATHWAYS_KAFKA_OPTIONS turns off the verification of the brokers' certificates`);
+  const files = {};
+  for (const k of ["ssl.ca.location", "ssl.certificate.location", "ssl.key.location"]) {
+    const path = opts.get(k);
+    if (!path) { out.push(`${at}: PATHWAYS_KAFKA_OPTIONS lacks ${k}`); continue; }
+    const f = mountedFile(pod, c, path);
+    if (typeof f === "string") { out.push(`${at}: ${k}=${path}: ${f}`); continue; }
+    files[k] = f;
+    if (!f.readOnly) out.push(`${at}: ${k}=${path}: the volumeMount at ${f.mount} is not readOnly`);
+    if (f.optional) out.push(`${at}: ${k}=${path}: ${f.kind} ${f.name} is optional (the server would start without it)`);
+    if (k !== "ssl.ca.location" && f.kind !== "Secret") out.push(`${at}: ${k}=${path} comes from ${f.kind} ${f.name}, not from a Secret`);
+  }
+  const key = files["ssl.key.location"], cert = files["ssl.certificate.location"], ca = files["ssl.ca.location"];
+  const userOf = (f) => f && f.kind === "Secret" && kafkaUsers.find((u) => u.metadata?.name === f.name && nsOf(u) === ns);
+  if (key?.kind === "Secret") {
+    const user = userOf(key);
+    if (!user) out.push(`${at}: ssl.key.location comes from Secret ${key.name}, but there is no KafkaUser ${key.name} in namespace ${ns} ` +
+      "(the User Operator writes a user's Secret into the KafkaUser's namespace)");
+    else if (user.spec?.authentication?.type !== "tls") out.push(`${at}: KafkaUser ${key.name} does not use authentication type tls`);
+    else if (key.key !== "user.key") out.push(`${at}: ssl.key.location is key ${key.key} of Secret ${key.name}, not user.key`);
+    if (cert && (cert.kind !== "Secret" || cert.name !== key.name || cert.key !== "user.crt"))
+      out.push(`${at}: ssl.certificate.location is ${cert.kind} ${cert.name} key ${cert.key}, not user.crt of Secret ${key.name} (the key's Secret)`);
+  }
+  if (userOf(ca)) out.push(`${at}: ssl.ca.location comes from KafkaUser ${ca.name}'s Secret: its ca.crt is the clients CA, ` +
+    "which does not sign the brokers' certificates (mount pathways-cluster-ca-cert)");
+  const port = Number(String(bootstrap ?? "").split(",")[0].split(":").pop());
+  const egress = netpols.filter((n) => nsOf(n) === ns && selectsPod(n.spec?.podSelector, labels) &&
+    (n.spec?.policyTypes ?? (n.spec?.egress ? ["Egress"] : [])).includes("Egress"));
+  if (port && egress.length && !egress.some((n) => (n.spec.egress ?? []).some((r) => !r.ports?.length ||
+      r.ports.some((p) => p.port === undefined || p.port === port || (p.endPort && p.port <= port && port <= p.endPort)))))
+    out.push(`${at}: no NetworkPolicy lets it reach the Kafka bootstrap port ${port}`);
+  return out;
+}
 for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
   const id = `StatefulSet/${s.metadata.name}`, pod = s.spec.template.spec;
   for (const c of pod.containers) {
@@ -55,7 +148,12 @@ for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
       if (!configMaps.has(ref.configMapRef.name)) problems.push(`${id}: ConfigMap ${ref.configMapRef.name} not in the output`);
       Object.assign(env, configMaps.get(ref.configMapRef.name) ?? {});
     }
-    for (const e of c.env ?? []) env[e.name] = e.value ?? e.valueFrom;
+    for (const e of c.env ?? []) {
+      // env wins over envFrom: a ConfigMap value under the same name is dead configuration.
+      if (e.name in env) problems.push(`${id}/${c.name}: ${e.name} is set in env and in its ConfigMap (the env value wins)`);
+      env[e.name] = e.value ?? e.valueFrom;
+    }
+    problems.push(...kafkaProblems(`${id}/${c.name}`, nsOf(s), pod, s.spec.template.metadata?.labels ?? {}, c, env));
     // The server waits up to the drain timeout twice (calls in flight, then the outbox).
     const drain = Number(env.PATHWAYS_DRAIN_TIMEOUT_SECONDS ?? 10), grace = pod.terminationGracePeriodSeconds ?? 30;
     if (!(grace >= 2 * drain + 5)) problems.push(`${id}: terminationGracePeriodSeconds ${grace} < 2 x drain timeout ${drain} + 5`);
