@@ -218,7 +218,7 @@ absl::StatusOr<rd_kafka_t*> OutboxRelay::Impl::NewWatcher() {
   rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int, const char*, void*) {});
   rd_kafka_t* watcher = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (watcher == nullptr) {
-    rd_kafka_conf_destroy(conf);
+    runtime::AbandonConfAfterFailedNew(conf);
     return absl::InvalidArgumentError(absl::StrCat("kafka_config: ", errstr));
   }
   return watcher;
@@ -248,7 +248,7 @@ absl::Status OutboxRelay::Impl::Start() {
   char errstr[512];
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, first, errstr, sizeof(errstr));
   if (producer_ == nullptr) {
-    rd_kafka_conf_destroy(first);
+    runtime::AbandonConfAfterFailedNew(first);
     rd_kafka_conf_destroy(conf_template_);
     conf_template_ = nullptr;
     return absl::InvalidArgumentError(absl::StrCat("kafka_config: ", errstr));
@@ -447,7 +447,7 @@ bool OutboxRelay::Impl::CreateProducer() {
   char errstr[512];
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (producer_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
+    runtime::AbandonConfAfterFailedNew(conf);
     RelayLog(runtime::LogLevel::kError, absl::StrCat("cannot create the producer: ", errstr));
     return false;
   }

@@ -359,8 +359,10 @@ absl::Status ProjectionConsumer::Loop::Init() {
   char errstr[512];
   consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
   if (consumer_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InternalError(absl::StrCat("creating Kafka consumer: ", errstr));
+    es::runtime::AbandonConfAfterFailedNew(conf);
+    // Settings only rd_kafka_new() checks (TLS files, conflicts): the configuration's fault.
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_config: creating Kafka consumer: ", errstr));
   }
   // One queue for everything (messages, rebalances, errors, commit results), served by
   // rd_kafka_consumer_poll on the consumer thread.
@@ -406,8 +408,9 @@ absl::Status ProjectionConsumer::Loop::CreateProducer() {
   char errstr[512];
   producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (producer_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InternalError(absl::StrCat("creating dead-letter producer: ", errstr));
+    es::runtime::AbandonConfAfterFailedNew(conf);
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_config: creating dead-letter producer: ", errstr));
   }
   return absl::OkStatus();
 }

@@ -26,4 +26,12 @@ namespace es::runtime {
 // librdkafka's internal threads; es::runtime::Log is thread-safe.
 void UseJsonLogging(rd_kafka_conf_t* conf, const std::string& component);
 
+// What to do with `conf` after rd_kafka_new(conf) returned nullptr: normally the application
+// still owns it and destroys it. But librdkafka before 2.13 frees a configuration's interceptors
+// on that failure path (confluentinc/librdkafka#4142), and UseJsonLogging() registers one, so
+// destroying the configuration then is a double free: a service given e.g. an unreadable
+// ssl.key.location crashed with SIGSEGV instead of exiting with the error. The configuration is
+// therefore left alone (a few hundred bytes, once, on a path that ends the client or process).
+inline void AbandonConfAfterFailedNew(rd_kafka_conf_t* /*conf*/) {}
+
 }  // namespace es::runtime

@@ -237,6 +237,11 @@ TEST_F(OutboxRelayTest, GivenBadKafkaConfig_WhenStarted_ThenInvalidArgumentAndNo
       {{"enable.idempotence", "false"}},
       {{"acks", "1"}},
       {{"max.in.flight", "50"}},  // only rd_kafka_new() sees the conflict with idempotence
+      // Fails late in rd_kafka_new(), after the JSON-logging interceptor ran: this used to crash
+      // the process (see es::runtime::AbandonConfAfterFailedNew).
+      {{"security.protocol", "ssl"},
+       {"ssl.certificate.location", "/nonexistent/user.crt"},
+       {"ssl.key.location", "/nonexistent/user.key"}},
   };
   for (const auto& config : bad) {
     RelayOptions options = Options();

@@ -605,6 +605,14 @@ TEST(ProjectionConsumerOptionsTest, GivenBadOptions_WhenStarted_ThenInvalidArgum
        [](ConsumerOptions& o) {
          o.kafka_config = {{"no.such", "1"}};
        }},
+      // Fails late in rd_kafka_new(), after the JSON-logging interceptor ran: this used to
+      // crash the process (see es::runtime::AbandonConfAfterFailedNew).
+      {"unreadable TLS key",
+       [](ConsumerOptions& o) {
+         o.kafka_config = {{"security.protocol", "ssl"},
+                           {"ssl.certificate.location", "/nonexistent/user.crt"},
+                           {"ssl.key.location", "/nonexistent/user.key"}};
+       }},
   };
   for (auto& [name, mutate] : cases) {
     ConsumerOptions options = good;
