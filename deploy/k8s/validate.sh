@@ -139,6 +139,52 @@ function kafkaProblems(at, ns, pod, labels, c, env) {
     out.push(`${at}: no NetworkPolicy lets it reach the Kafka bootstrap port ${port}`);
   return out;
 }
+// Metrics (README, "Metrics"): the server's PATHWAYS_<SERVICE>_METRICS_LISTEN, the container port
+// "metrics", a Service port "metrics" for it and the NetworkPolicies must agree, and only pods of
+// a namespace named by kubernetes.io/metadata.name (Prometheus's) may reach the port.
+const services = objs.filter((o) => o.kind === "Service");
+const servicesOf = (ns, labels) => services.filter((s) => nsOf(s) === ns && s.spec?.selector &&
+  Object.entries(s.spec.selector).every(([k, v]) => labels[k] === v));
+const admitsPort = (rule, port, name) => !rule.ports?.length || rule.ports.some((p) => p.port === undefined ||
+  p.port === port || p.port === name || (p.endPort && p.port <= port && port <= p.endPort));
+function metricsProblems(at, ns, labels, c, env) {
+  const m = /pathways-platform\/([a-z]+)-server([:@]|$)/.exec(c.image ?? "");
+  const key = m ? `PATHWAYS_${m[1].toUpperCase()}_METRICS_LISTEN` : null, out = [];
+  // The servers read only their own name: another one is dead configuration (e.g. a copy-paste).
+  for (const k of Object.keys(env))
+    if (key && k !== key && /_METRICS_LISTEN$/.test(k)) out.push(`${at}: ${k} is not read by ${m[1]}-server (it reads ${key})`);
+  const listen = key ? env[key] : undefined, cport = (c.ports ?? []).find((p) => p.name === "metrics");
+  if (listen !== undefined && typeof listen !== "string") return [...out, `${at}: ${key} must be a literal value`];
+  if (!listen) {
+    if (cport) out.push(`${at}: container port "metrics" (${cport.containerPort}), but ${key ?? "no metrics listen address"} is ` +
+      `${listen === undefined ? "unset" : "empty"}: nothing serves it`);
+    return out;
+  }
+  const port = Number(listen.split(":").pop());
+  if (/^(127\.|localhost|\[::1\])/.test(listen)) out.push(`${at}: ${key}=${listen} listens on loopback only`);
+  if (!cport) return [...out, `${at}: ${key}=${listen}, but the container has no port named "metrics"`];
+  if (cport.containerPort !== port) out.push(`${at}: container port "metrics" is ${cport.containerPort}, but ${key}=${listen}`);
+  const svcPorts = servicesOf(ns, labels).flatMap((s) => (s.spec.ports ?? []).filter((p) => p.name === "metrics").map((p) => [s, p]));
+  if (!svcPorts.length) out.push(`${at}: no Service that selects the pod has a port named "metrics"`);
+  for (const [s, p] of svcPorts) {
+    const target = p.targetPort ?? p.port;
+    if (target !== "metrics" && target !== cport.containerPort)
+      out.push(`Service/${s.metadata.name}: port "metrics" targets ${target}, not the container port "metrics" (${cport.containerPort})`);
+  }
+  const ingress = netpols.filter((n) => nsOf(n) === ns && selectsPod(n.spec?.podSelector, labels) &&
+    (n.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"));
+  if (!ingress.length) return [...out, `${at}: no NetworkPolicy restricts ingress: the metrics port ${cport.containerPort} is open to every pod`];
+  const rules = ingress.flatMap((n) => (n.spec.ingress ?? []).filter((r) => admitsPort(r, cport.containerPort, "metrics")).map((r) => [n, r]));
+  if (!rules.length) out.push(`${at}: no NetworkPolicy admits Prometheus to the metrics port ${cport.containerPort}`);
+  for (const [n, r] of rules) {
+    if (!r.from?.length) out.push(`NetworkPolicy/${n.metadata.name}: admits the metrics port ${cport.containerPort} from everywhere`);
+    for (const peer of r.from ?? [])
+      if (peer.ipBlock || !peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"])
+        out.push(`NetworkPolicy/${n.metadata.name}: admits the metrics port ${cport.containerPort} from ${JSON.stringify(peer)}, ` +
+          "not only from a namespace named by its label kubernetes.io/metadata.name");
+  }
+  return out;
+}
 for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
   const id = `StatefulSet/${s.metadata.name}`, pod = s.spec.template.spec;
   for (const c of pod.containers) {
@@ -154,6 +200,7 @@ for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
       env[e.name] = e.value ?? e.valueFrom;
     }
     problems.push(...kafkaProblems(`${id}/${c.name}`, nsOf(s), pod, s.spec.template.metadata?.labels ?? {}, c, env));
+    problems.push(...metricsProblems(`${id}/${c.name}`, nsOf(s), s.spec.template.metadata?.labels ?? {}, c, env));
     // The server waits up to the drain timeout twice (calls in flight, then the outbox).
     const drain = Number(env.PATHWAYS_DRAIN_TIMEOUT_SECONDS ?? 10), grace = pod.terminationGracePeriodSeconds ?? 30;
     if (!(grace >= 2 * drain + 5)) problems.push(`${id}: terminationGracePeriodSeconds ${grace} < 2 x drain timeout ${drain} + 5`);
@@ -178,14 +225,44 @@ for (const s of objs.filter((o) => o.kind === "StatefulSet")) {
     }
   }
 }
-// k8s-validate does not report unknown fields of custom resources: check the spec keys here.
+// A ServiceMonitor's endpoints name a port of a Service it selects, and each pod is behind only
+// one such Service port (else every pod is scraped twice).
+for (const sm of objs.filter((o) => o.kind === "ServiceMonitor")) {
+  const id = `ServiceMonitor/${sm.metadata?.name}`, sel = sm.spec?.namespaceSelector;
+  const inNs = (s) => sel?.any === true || (sel?.matchNames?.length ? sel.matchNames.includes(nsOf(s)) : nsOf(s) === nsOf(sm));
+  const svcs = services.filter((s) => inNs(s) && selectsPod(sm.spec?.selector, s.metadata?.labels ?? {}));
+  if (!svcs.length) problems.push(`${id}: selects no Service`);
+  for (const [i, ep] of (sm.spec?.endpoints ?? []).entries()) {
+    if (typeof ep.port !== "string") { problems.push(`${id}: endpoints[${i}] names no Service port (port: <name>)`); continue; }
+    const withPort = svcs.filter((s) => (s.spec?.ports ?? []).some((p) => p.name === ep.port));
+    if (svcs.length && !withPort.length) problems.push(`${id}: endpoints[${i}]: no Service it selects has a port named ${ep.port}`);
+    for (const w of objs.filter((o) => o.kind === "StatefulSet" || o.kind === "Deployment")) {
+      const twice = withPort.filter((s) => servicesOf(nsOf(w), w.spec?.template?.metadata?.labels ?? {}).includes(s));
+      if (twice.length > 1) problems.push(`${id}: endpoints[${i}]: ${w.kind}/${w.metadata.name} is behind port ${ep.port} of ` +
+        `${twice.map((s) => s.metadata.name).join(" and ")}: each pod would be scraped ${twice.length} times`);
+    }
+  }
+}
+// k8s-validate does not report unknown fields of custom resources: check the spec keys here
+// (ServiceMonitor: @kubernetes-models/prometheus-operator 6.0.0, and the keys of its endpoints).
 const allowed = {
   KafkaTopic: ["topicName", "partitions", "replicas", "config"],
   KafkaUser: ["authentication", "authorization", "quotas", "template"],
+  ServiceMonitor: ["attachMetadata", "bodySizeLimit", "convertClassicHistogramsToNHCB", "endpoints", "fallbackScrapeProtocol",
+    "jobLabel", "keepDroppedTargets", "labelLimit", "labelNameLengthLimit", "labelValueLengthLimit", "namespaceSelector",
+    "nativeHistogramBucketLimit", "nativeHistogramMinBucketFactor", "podTargetLabels", "sampleLimit", "scrapeClass",
+    "scrapeClassicHistograms", "scrapeNativeHistograms", "scrapeProtocols", "selector", "selectorMechanism",
+    "serviceDiscoveryRole", "targetLabels", "targetLimit"],
 };
+const endpointKeys = ["authorization", "basicAuth", "bearerTokenFile", "bearerTokenSecret", "enableHttp2", "filterRunning",
+  "followRedirects", "honorLabels", "honorTimestamps", "interval", "metricRelabelings", "noProxy", "oauth2", "params", "path",
+  "port", "proxyConnectHeader", "proxyFromEnvironment", "proxyUrl", "relabelings", "scheme", "scrapeTimeout", "targetPort",
+  "tlsConfig", "trackTimestampsStaleness"];
 for (const o of objs.filter((o) => allowed[o.kind])) {
   const id = `${o.kind}/${o.metadata?.name}`;
-  if (!o.metadata?.labels?.["strimzi.io/cluster"]) problems.push(`${id}: label strimzi.io/cluster missing`);
+  if (o.kind.startsWith("Kafka") && !o.metadata?.labels?.["strimzi.io/cluster"]) problems.push(`${id}: label strimzi.io/cluster missing`);
+  if (o.kind === "ServiceMonitor") for (const [i, ep] of (o.spec?.endpoints ?? []).entries())
+    for (const k of Object.keys(ep ?? {})) if (!endpointKeys.includes(k)) problems.push(`${id}: endpoints[${i}].${k} is not a field of an endpoint`);
   for (const k of Object.keys(o.spec ?? {})) if (!allowed[o.kind].includes(k)) problems.push(`${id}: spec.${k} is not a field of ${o.kind}`);
   for (const [i, acl] of (o.spec?.authorization?.acls ?? []).entries())
     for (const k of Object.keys(acl)) if (!["resource", "operations", "host", "type"].includes(k)) problems.push(`${id}: acls[${i}].${k} is not a field of an ACL rule`);
