@@ -17,11 +17,6 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Open(HostOptions optio
   relay->Notify();  // publish what a previous run left in the outbox
   host->metrics_ = std::make_unique<metrics::Metrics>();
   host->RegisterMetrics();
-  if (!host->options_.metrics_listen.empty()) {
-    if (absl::Status s = host->metrics_->Serve(host->options_.metrics_listen); !s.ok()) return s;
-    host->log_.Info("metrics", {{"listen", host->options_.metrics_listen},
-                                {"port", std::to_string(host->metrics_->port())}});
-  }
   return host;
 }
 
@@ -89,6 +84,13 @@ absl::Status ServiceHost::StartGrpc(const std::string& address,
   if (!server.ok()) return server.status();
   grpc_ = std::move(*server);
   grpc_->SetServing(false);
+  // Served only now, the last step of a service's start: a scrape reads the service's parts
+  // (consumers), which a start that failed earlier destroys before the host.
+  if (!options_.metrics_listen.empty()) {
+    if (absl::Status s = metrics_->Serve(options_.metrics_listen); !s.ok()) return s;
+    log_.Info("metrics",
+              {{"listen", options_.metrics_listen}, {"port", std::to_string(metrics_->port())}});
+  }
   return absl::OkStatus();
 }
 

@@ -52,7 +52,9 @@ class ServiceHost {
   // service's consumers, labelled consumer="<name>". `consumer` must live until StopTakingCalls.
   void AddConsumerMetrics(const std::string& name, const projection::ProjectionConsumer* consumer);
 
-  // Starts gRPC with health (NOT_SERVING until SetServing(true)) and reflection.
+  // Starts gRPC with health (NOT_SERVING until SetServing(true)) and reflection, then
+  // /metrics when HostOptions::metrics_listen is set. Must be the service's last start step
+  // that can fail: metrics read parts (consumers) registered before it.
   absl::Status StartGrpc(const std::string& address,
                          const std::vector<rpc::GrpcServer::NamedService>& services);
   int port() const { return grpc_ ? grpc_->port() : 0; }

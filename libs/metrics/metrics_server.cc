@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
@@ -70,10 +71,19 @@ class Metrics::Impl {
   void Record(const std::string& full_method, grpc::StatusCode code, double seconds) {
     // "/referral.v1.ReferralService/SubmitReferral" -> service, method
     std::string service = "unknown";
-    std::string method = full_method;
+    std::string method = "unknown";
     if (size_t slash = full_method.rfind('/'); slash != std::string::npos && slash > 0) {
       service = full_method.substr(1, slash - 1);
       method = full_method.substr(slash + 1);
+    }
+    // Label values come from the client (an unknown method reaches the interceptor with the
+    // path it sent): only methods of services compiled into this binary get their own series,
+    // so a client cannot grow the metrics without bound.
+    const google::protobuf::ServiceDescriptor* known =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+    if (known == nullptr || known->FindMethodByName(method) == nullptr) {
+      service = "unknown";
+      method = "unknown";
     }
     handled_
         .Add({{"grpc_service", service}, {"grpc_method", method}, {"grpc_code", CodeName(code)}})

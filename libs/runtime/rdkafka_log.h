@@ -27,11 +27,13 @@ namespace es::runtime {
 void UseJsonLogging(rd_kafka_conf_t* conf, const std::string& component);
 
 // What to do with `conf` after rd_kafka_new(conf) returned nullptr: normally the application
-// still owns it and destroys it. But librdkafka before 2.13 frees a configuration's interceptors
-// on that failure path (confluentinc/librdkafka#4142), and UseJsonLogging() registers one, so
-// destroying the configuration then is a double free: a service given e.g. an unreadable
-// ssl.key.location crashed with SIGSEGV instead of exiting with the error. The configuration is
-// therefore left alone (a few hundred bytes, once, on a path that ends the client or process).
+// still owns it and destroys it. But librdkafka up to its fix of November 2025 frees a
+// configuration's interceptors on that failure path (confluentinc/librdkafka#4142), and
+// UseJsonLogging() registers one, so destroying the configuration then is a double free: a
+// service given e.g. an unreadable ssl.key.location crashed with SIGSEGV instead of reporting the
+// error. The configuration is therefore left alone: a few KiB per failed client creation (at
+// start, or per back-off retry of the relay's or dead-letter producer's re-creation while a TLS
+// file stays unreadable).
 inline void AbandonConfAfterFailedNew(rd_kafka_conf_t* /*conf*/) {}
 
 }  // namespace es::runtime

@@ -519,10 +519,19 @@ absl::StatusOr<std::vector<Event>> PathwayDecider::Decide(const Command& command
         } else if constexpr (std::is_same_v<T, ChangeLegalDeadline>) {
           if (absl::Status st = RequireActive(s, c.pathway_id); !st.ok()) return st;
           std::optional<absl::CivilDay> current;
+          bool breached = false;
           for (const v1::Deadline& d : s.deadlines()) {
-            if (d.kind() == v1::LEGAL) current = es::FromProtoDate(d.due_date());
+            if (d.kind() != v1::LEGAL) continue;
+            current = es::FromProtoDate(d.due_date());
+            breached = d.breach_recorded();
           }
           if (c.legal_deadline == current) return Rule("the legal deadline is already this");
+          // A recorded breach is a reported fact: moving or dropping the deadline under it would
+          // rewrite the breach list (and re-arm the timer on a deadline already breached).
+          // The coordinator decides what follows; the correction is not applied.
+          if (breached) {
+            return Rule("the legal deadline was already breached; it is not changed after that");
+          }
           if (c.legal_deadline.has_value() &&
               *c.legal_deadline < es::FromProtoDate(s.start_date())) {
             return Invalid("legal_deadline", "is before the start date");

@@ -4,6 +4,7 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "clinical/calendar.h"
 #include "libs/eventing/ids.h"
@@ -120,6 +121,12 @@ absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
   if (!assessment.has_right_to_care()) {
     referral.set_status(referral::v1::NO_RIGHT);
     projection.writes.push_back({row_key, referral.SerializeAsString()});
+    if (event.payload_case() == referral::v1::ReferralEvent::kAssessmentCorrected) {
+      // A pathway started from the first assessment keeps no legal deadline the corrected
+      // assessment does not grant (its breach must not fire); whether the pathway goes on is
+      // the coordinator's decision.
+      if (absl::Status s = FollowCorrectedLegalDeadline(event, std::nullopt); !s.ok()) return s;
+    }
     return projection;
   }
   projection.writes.push_back({row_key, referral.SerializeAsString()});
@@ -157,20 +164,42 @@ absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
   }
   if (!s.ok()) return s;
   if (event.payload_case() == referral::v1::ReferralEvent::kAssessmentCorrected) {
-    // The pathway may have started from the first assessment: its legal deadline follows the
-    // correction. Unchanged, or the pathway no longer active: nothing to do.
-    domain::ChangeLegalDeadline change;
-    change.pathway_id = PathwayIdFor(m.stream_id());
-    change.legal_deadline = start_legal_deadline;
-    change.reason = event.assessment_corrected().reason();
-    absl::Status changed =
-        Run(std::move(change), absl::StrCat("policy:legal:", m.event_id()), m.correlation_id());
-    if (!changed.ok() && changed.code() != absl::StatusCode::kFailedPrecondition &&
-        changed.code() != absl::StatusCode::kNotFound) {
-      return changed;
+    if (absl::Status f = FollowCorrectedLegalDeadline(event, start_legal_deadline); !f.ok()) {
+      return f;
     }
   }
   return projection;
+}
+
+absl::Status ReferralPolicy::FollowCorrectedLegalDeadline(
+    const referral::v1::ReferralEvent& event, std::optional<absl::CivilDay> legal_deadline) {
+  // The pathway may have started from the first assessment: its legal deadline follows the
+  // correction (unchanged: a no-op).
+  const eventing::v1::EventMetadata& m = event.metadata();
+  const std::string pathway_id = PathwayIdFor(m.stream_id());
+  domain::ChangeLegalDeadline change;
+  change.pathway_id = pathway_id;
+  change.legal_deadline = legal_deadline;
+  change.reason = event.assessment_corrected().reason();
+  absl::Status changed =
+      Run(std::move(change), absl::StrCat("policy:legal:", m.event_id()), m.correlation_id());
+  switch (changed.code()) {
+    case absl::StatusCode::kOk:
+    case absl::StatusCode::kNotFound:  // no pathway was started from this referral
+      return absl::OkStatus();
+    case absl::StatusCode::kFailedPrecondition:  // unchanged, pathway ended, already breached
+    case absl::StatusCode::kInvalidArgument:     // e.g. before the pathway's start date
+      // Not the referral event's fault: it must not be dead-lettered (its row update would be
+      // lost with it). The pathway keeps its deadline; the coordinator sees the warning.
+      if (changed.code() == absl::StatusCode::kInvalidArgument ||
+          absl::StrContains(changed.message(), "breached")) {
+        log_.Warning("corrected legal deadline not applied to the pathway",
+                     {{"pathway_id", pathway_id}, {"reason", std::string(changed.message())}});
+      }
+      return absl::OkStatus();
+    default:
+      return changed;  // transient: the consumer tries the record again
+  }
 }
 
 }  // namespace pathway::policy

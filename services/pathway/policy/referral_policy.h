@@ -10,12 +10,15 @@
 // Commands are durable before Project returns, so the consumer stores the offset only after
 // the reaction happened. Called on the consumer thread only.
 
+#include <optional>
 #include <string>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "catalogue/v1/catalogue.pb.h"
 #include "libs/projection/projection_consumer.h"
 #include "libs/runtime/log.h"
+#include "referral/v1/events.pb.h"
 #include "services/pathway/app/pathway_service.h"
 
 namespace pathway::policy {
@@ -43,6 +46,10 @@ class ReferralPolicy final : public es::projection::Projector {
   static std::string ReferralRowKey(const std::string& referral_id);
 
  private:
+  // After an AssessmentCorrected: the started pathway's legal deadline follows the correction
+  // (nullopt: none). Outcomes that are not the record's fault are logged, not dead-lettered.
+  absl::Status FollowCorrectedLegalDeadline(const referral::v1::ReferralEvent& event,
+                                            std::optional<absl::CivilDay> legal_deadline);
   absl::Status Run(domain::PathwayCommand command, const std::string& idempotency_key,
                    const std::string& correlation_id);
 

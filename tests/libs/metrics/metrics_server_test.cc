@@ -3,10 +3,13 @@
 #include "libs/metrics/metrics_server.h"
 
 #include <curl/curl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -89,6 +92,30 @@ TEST(Metrics, GivenGrpcServerWithInterceptors_WhenCalled_ThenCallsCountedByMetho
                               "grpc_method=\"Check\",grpc_service=\"grpc.health.v1.Health\"} 1"));
   EXPECT_THAT(text, HasSubstr("grpc_server_handling_seconds_count{grpc_method=\"Check\","
                               "grpc_service=\"grpc.health.v1.Health\"} 3"));
+
+  // A method the server does not have: counted, but under "unknown", not under its made-up name.
+  grpc::GenericStub generic(channel);
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1);
+    grpc::ByteBuffer response;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    generic.UnaryCall(&context, absl::StrCat("/made.up.Service", i, "/Method"), grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+  }
+  const std::string after = Get(metrics.port(), "/metrics");
+  EXPECT_THAT(after, Not(HasSubstr("made.up")));
+  EXPECT_THAT(after, HasSubstr("grpc_server_handled_total{grpc_code=\"UNIMPLEMENTED\","
+                               "grpc_method=\"unknown\",grpc_service=\"unknown\"} 3"));
   (*server)->Shutdown(absl::Seconds(1));
 }
 

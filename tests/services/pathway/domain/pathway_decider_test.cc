@@ -1702,16 +1702,27 @@ TEST(PathwayDecider, GivenLegalDeadline_WhenCorrectionRemovesIt_ThenNoLegalDeadl
   EXPECT_EQ(FindDeadline(StateAfterDecision(spec), LegalId()), nullptr);
 }
 
-TEST(PathwayDecider, GivenBreachedLegalDeadline_WhenMovedLater_ThenBreachStaysOnRecord) {
+TEST(PathwayDecider, GivenBreachedLegalDeadline_WhenMovedLater_ThenFailedPreconditionBreachKept) {
   Opts o;
   o.legal = Day(2026, 4, 1);
   DeciderSpec<PathwayDecider> spec = Spec();
   spec.Given(History({ev::Started(o), ev::Breached(LegalId(), "legal", Day(2026, 4, 1))}))
-      .When(ChangeLegal(Day(2026, 4, 20)))
-      .Then({LegalDeadlineChanged(Day(2026, 4, 20))});
-  const v1::Deadline* d = FindDeadline(StateAfterDecision(spec), LegalId());
+      .When(ChangeLegal(Day(2026, 4, 20)));
+  ExpectFailure(spec, absl::StatusCode::kFailedPrecondition, {"already breached"});
+  const v1::Deadline* d = FindDeadline(spec.state(), LegalId());
   ASSERT_NE(d, nullptr);
   EXPECT_TRUE(d->breach_recorded());
+  EXPECT_EQ(d->due_date().SerializeAsString(),
+            es::ToProtoDate(Day(2026, 4, 1)).SerializeAsString());
+}
+
+TEST(PathwayDecider, GivenBreachedLegalDeadline_WhenRemoved_ThenFailedPrecondition) {
+  Opts o;
+  o.legal = Day(2026, 4, 1);
+  DeciderSpec<PathwayDecider> spec = Spec();
+  spec.Given(History({ev::Started(o), ev::Breached(LegalId(), "legal", Day(2026, 4, 1))}))
+      .When(ChangeLegal(std::nullopt));
+  ExpectFailure(spec, absl::StatusCode::kFailedPrecondition, {"already breached"});
 }
 
 TEST(PathwayDecider, GivenLegalDeadline_WhenChangedToTheSameDate_ThenFailedPrecondition) {

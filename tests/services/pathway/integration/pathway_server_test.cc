@@ -1601,6 +1601,49 @@ TEST_F(ReferralPolicyTest,
 }
 
 TEST_F(ReferralPolicyTest,
+       GivenStartedPathway_WhenCorrectedToNoRightOrToBeforeStart_ThenDeadlineDroppedNothingDead) {
+  const std::string fnr = Fnr(403);
+  const std::string referral_id = SubmitAndAssess("pol-noright", fnr, "ahus-tsb");
+  ASSERT_TRUE(Eventually([&] { return !PathwaysOf(fnr).empty(); })) << "no pathway started";
+
+  auto correct = [&](const std::string& key, const referral::v1::Assessment& assessment) {
+    referral::v1::CorrectAssessmentRequest request;
+    request.set_idempotency_key(key);
+    request.set_referral_id(referral_id);
+    request.set_reason("Vurdering korrigert");
+    *request.mutable_assessment() = assessment;
+    referral::v1::CommandResponse response;
+    grpc::ClientContext context;
+    grpc::Status s = referral_stub_->CorrectAssessment(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+  };
+  // First a legal deadline before the pathway's start (25 Feb): not applicable to the pathway,
+  // and not a reason to dead-letter the referral event.
+  referral::v1::Assessment early;
+  early.mutable_right_to_care()->set_pathway_type("NO_TSB");
+  *early.mutable_right_to_care()->mutable_legal_deadline() = D(Day(2026, 2, 24));
+  *early.mutable_assessed_at() = es::ToProtoTimestamp(OsloTime(2026, 2, 25, 10, 0));
+  correct("pol-noright-early", early);
+  // Then no right to care at all: the pathway keeps no legal deadline.
+  referral::v1::Assessment none;
+  none.mutable_no_right()->set_reason("Ikke rett til nødvendig helsehjelp");
+  *none.mutable_assessed_at() = es::ToProtoTimestamp(OsloTime(2026, 2, 26, 10, 0));
+  correct("pol-noright-none", none);
+
+  ASSERT_TRUE(Eventually([&] {
+    std::vector<v1::Pathway> pathways = PathwaysOf(fnr);
+    return pathways.size() == 1 && FindDeadline(pathways[0], "legal") == nullptr;
+  })) << "the legal deadline was not dropped after the correction to no right";
+  const v1::Pathway pathway = PathwaysOf(fnr)[0];
+  EXPECT_EQ(pathway.version(), 2);  // started, then only the removal
+  EXPECT_EQ(pathway.timeline(1).what(), "LegalDeadlineChanged");
+  // Nothing of the referral went to the dead-letter topic.
+  std::vector<es::testing::ProbedRecord> dead =
+      es::testing::ReadTopic(h_.bootstrap(), kDeadLetterTopic, 1, 1, std::chrono::seconds(2));
+  EXPECT_TRUE(dead.empty()) << dead.size() << " dead-lettered records";
+}
+
+TEST_F(ReferralPolicyTest,
        GivenUndecodableRecordOnReferralTopic_ThenDeadLetteredAndLaterReferralsStillStartPathways) {
   // One on every partition, so whichever partition the next referral lands on has one ahead.
   std::vector<es::testing::ProbedRecord> junk;
