@@ -1,6 +1,9 @@
 #include "libs/storage/rocks_db.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
+#include "libs/runtime/log.h"
 #include "libs/storage/rocksdb_log.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -92,6 +95,7 @@ absl::StatusOr<std::unique_ptr<RocksDb>> RocksDb::Open(const RocksDbOptions& opt
   // Many writers waiting on one fsync: let RocksDB's write group collect them.
   db_options.enable_pipelined_write = false;
   db_options.info_log = NewJsonRocksDbLogger();
+  if (options.env != nullptr) db_options.env = options.env.get();
 
   std::shared_ptr<rocksdb::Cache> block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -129,6 +133,20 @@ rocksdb::ColumnFamilyHandle* RocksDb::handle(Family family) const {
   return handles_[index];
 }
 
+void RocksDb::Unrecoverable(std::string_view reason) {
+  if (options_.on_unrecoverable) {
+    options_.on_unrecoverable(std::string(reason));
+    return;
+  }
+  // Crash-only: a process that can never write again must not keep answering UNAVAILABLE
+  // while its health says SERVING. The restart reopens the database and replays the WAL; what
+  // was acknowledged is durable, what was refused was never acknowledged.
+  runtime::Log(runtime::LogLevel::kError, "storage",
+               "storage failed and cannot resume: exiting so that a restart reopens it",
+               {{"reason", std::string(reason)}});
+  std::_Exit(74);  // EX_IOERR
+}
+
 absl::Status RocksDb::Write(rocksdb::WriteBatch& batch) { return Write(batch, options_.sync_wal); }
 
 absl::Status RocksDb::Write(rocksdb::WriteBatch& batch, bool sync) {
@@ -137,6 +155,11 @@ absl::Status RocksDb::Write(rocksdb::WriteBatch& batch, bool sync) {
     // resumed. Resume flushes the memtables to a new WAL; while the disk is still full it fails
     // again, cheaply, and the caller gets kUnavailable as before.
     rocksdb::Status resumed = db_->Resume();
+    if (resumed.severity() >= rocksdb::Status::Severity::kFatalError) {
+      // RocksDB refuses to resume after this kind of error (e.g. an I/O error on the
+      // write-ahead log): only reopening the database recovers, which a restart does.
+      Unrecoverable(std::string(FromRocks(resumed, "storage failed").message()));
+    }
     if (!resumed.ok()) return FromRocks(resumed, "resume writing after a storage failure");
     write_failed_.store(false, std::memory_order_release);
   }

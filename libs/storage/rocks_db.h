@@ -5,8 +5,10 @@
 // Thread-safe (RocksDB handles are).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -30,6 +32,12 @@ struct RocksDbOptions {
   bool sync_wal = true;                     // fsync the WAL before a write returns
   size_t block_cache_bytes = 128ull << 20;  // shared LRU block cache
   size_t write_buffer_bytes = 32ull << 20;  // per column family memtable
+  // The Env (file system) RocksDB uses; null: the default. Tests inject I/O faults with it.
+  std::shared_ptr<rocksdb::Env> env;
+  // Called when a write failed in a way RocksDB cannot resume from (e.g. an I/O error on the
+  // write-ahead log). Null: log and exit the process with code 74, so that the orchestrator
+  // restarts it and the database is reopened. Tests observe it instead.
+  std::function<void(const std::string& reason)> on_unrecoverable;
 };
 
 class RocksDb {
@@ -52,6 +60,7 @@ class RocksDb {
 
  private:
   RocksDb(RocksDbOptions options) : options_(std::move(options)) {}
+  void Unrecoverable(std::string_view reason);
   RocksDbOptions options_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Family
   std::unique_ptr<rocksdb::DB> db_;
