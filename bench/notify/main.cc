@@ -101,7 +101,6 @@ void Report(const absl::Status& status) {
   Note("FAILED: %s", std::string(status.message()).c_str());
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Records: the pathway service's own events, as its outbox relay publishes them.
 

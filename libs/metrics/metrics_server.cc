@@ -5,6 +5,7 @@
 #include <mutex>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "prometheus/collectable.h"
@@ -99,26 +100,9 @@ class Metrics::Impl {
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     return buckets;
   }
+  // gRPC and Abseil number their status codes alike; Abseil names them ("NOT_FOUND").
   static std::string CodeName(grpc::StatusCode code) {
-    static const char* const kNames[] = {"OK",
-                                         "CANCELLED",
-                                         "UNKNOWN",
-                                         "INVALID_ARGUMENT",
-                                         "DEADLINE_EXCEEDED",
-                                         "NOT_FOUND",
-                                         "ALREADY_EXISTS",
-                                         "PERMISSION_DENIED",
-                                         "RESOURCE_EXHAUSTED",
-                                         "FAILED_PRECONDITION",
-                                         "ABORTED",
-                                         "OUT_OF_RANGE",
-                                         "UNIMPLEMENTED",
-                                         "INTERNAL",
-                                         "UNAVAILABLE",
-                                         "DATA_LOSS",
-                                         "UNAUTHENTICATED"};
-    const int index = static_cast<int>(code);
-    return index >= 0 && index < 17 ? kNames[index] : absl::StrCat(index);
+    return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
   }
 
   prometheus::Family<prometheus::Counter>& handled_;
