@@ -199,7 +199,25 @@ absl::StatusOr<LoadResult> RunSubmitLoad(const LoadOptions& options, Fodselsnumm
       static_cast<double>(latencies.size()) / absl::ToDoubleSeconds(options.measure);
   result.p50_ms = PercentileMs(latencies, 0.50);
   result.p99_ms = PercentileMs(latencies, 0.99);
+  result.seconds = absl::ToDoubleSeconds(options.measure);
+  result.latencies_ns = std::move(latencies);
   return result;
+}
+
+LoadResult MergeWindows(const std::vector<LoadResult>& windows) {
+  LoadResult merged;
+  for (const LoadResult& window : windows) {
+    merged.calls += window.calls;
+    merged.seconds += window.seconds;
+    merged.client_cpu_seconds += window.client_cpu_seconds;
+    merged.latencies_ns.insert(merged.latencies_ns.end(), window.latencies_ns.begin(),
+                               window.latencies_ns.end());
+  }
+  std::sort(merged.latencies_ns.begin(), merged.latencies_ns.end());
+  merged.calls_per_second = merged.seconds > 0 ? static_cast<double>(merged.calls) / merged.seconds : 0;
+  merged.p50_ms = PercentileMs(merged.latencies_ns, 0.50);
+  merged.p99_ms = PercentileMs(merged.latencies_ns, 0.99);
+  return merged;
 }
 
 }  // namespace bench

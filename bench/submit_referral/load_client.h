@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -29,7 +30,13 @@ struct LoadResult {
   double p50_ms = 0;
   double p99_ms = 0;
   double client_cpu_seconds = 0;  // this process, during the window
+  double seconds = 0;             // length of the window(s)
+  std::vector<int64_t> latencies_ns;  // of every call counted, ascending
 };
+
+// One result from several windows against the same server: calls and CPU add up, the
+// percentiles are those of all the calls together.
+LoadResult MergeWindows(const std::vector<LoadResult>& windows);
 
 // Hook to sample the server's CPU time at the window's edges (may be empty).
 struct WindowProbe {

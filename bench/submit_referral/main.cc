@@ -39,7 +39,9 @@ Prints `figure=NAME value=V unit=U ceiling=C ratio=R` lines to stdout, notes to 
   --callers-per-channel=N    callers sharing one gRPC channel (TCP connection); 0 = one channel
                              for all (default 0)
   --warmup-seconds=S         before each gRPC measurement (default 1)
-  --seconds=S                gRPC measurement window (default 4)
+  --seconds=S                gRPC measurement time per server and caller count (default 6),
+                             split into --rounds windows
+  --rounds=R                 alternating windows, bare then ours, R of each (default 3)
   --disk-writers=1,64        writer threads for the synced-write figures; empty skips them
   --disk-seconds=S           synced-write measurement window (default 3)
 Exit status: 0 when every figure was measured, 1 when a call or write failed, 2 for bad flags.
@@ -51,7 +53,8 @@ struct Flags {
   std::vector<int> callers = {1, 16, 64};
   int callers_per_channel = 0;
   double warmup_seconds = 1;
-  double seconds = 4;
+  double seconds = 6;
+  int rounds = 3;
   std::vector<int> disk_writers = {1, 64};
   double disk_seconds = 3;
 };
@@ -90,6 +93,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       ok = ok && absl::SimpleAtod(value, &flags.warmup_seconds) && flags.warmup_seconds >= 0;
     } else if (name == "--seconds") {
       ok = ok && absl::SimpleAtod(value, &flags.seconds) && flags.seconds > 0;
+    } else if (name == "--rounds") {
+      ok = ok && absl::SimpleAtoi(value, &flags.rounds) && flags.rounds >= 1;
     } else if (name == "--disk-writers") {
       ok = ok && ParseIntList(value, &flags.disk_writers);
     } else if (name == "--disk-seconds") {
@@ -147,43 +152,80 @@ class ServerCpuProbe : public WindowProbe {
   double machine_seconds_ = 0;
 };
 
-absl::StatusOr<LoadResult> MeasureServer(const std::string& mode, int callers, const Flags& flags,
-                                         const std::string& scratch_dir,
-                                         FodselsnummerSource& numbers) {
-  absl::StatusOr<std::unique_ptr<ChildServer>> server =
-      ChildServer::Start(mode, scratch_dir, absl::Seconds(60));
-  if (!server.ok()) return server.status();
-  ServerCpuProbe probe((*server)->pid());
+// One measurement window against a running server; `cpu_seconds` gets the server's CPU time
+// and `others_seconds` what the rest of the machine used during the window.
+absl::StatusOr<LoadResult> MeasureWindow(const ChildServer& server, const std::string& mode,
+                                         int callers, int round, const Flags& flags,
+                                         FodselsnummerSource& numbers, double& cpu_seconds,
+                                         double& others_seconds) {
+  ServerCpuProbe probe(server.pid());
   LoadOptions options;
-  options.target = absl::StrCat("127.0.0.1:", (*server)->port());
+  options.target = absl::StrCat("127.0.0.1:", server.port());
   options.callers = callers;
   options.callers_per_channel = flags.callers_per_channel;
   options.warmup = absl::Seconds(flags.warmup_seconds);
-  options.measure = absl::Seconds(flags.seconds);
-  options.key_prefix = absl::StrCat("bench-", getpid(), "-", mode, "-", callers, "-");
+  options.measure = absl::Seconds(flags.seconds / flags.rounds);
+  options.key_prefix = absl::StrCat("bench-", getpid(), "-", mode, "-", callers, "-", round, "-");
   absl::StatusOr<LoadResult> result = RunSubmitLoad(options, numbers, &probe);
-  absl::Status stopped = (*server)->Stop();
   if (!result.ok()) return result.status();
-  if (!stopped.ok()) return stopped;
-  const double window = flags.seconds;
+  cpu_seconds += probe.seconds();
   // /proc/stat counts in clock ticks while per-process times are exact, so "others" is only good
-  // to a few percent and can come out slightly negative: shown as 0 then.
-  const double others =
+  // to a few percent and can come out slightly negative: counted as 0 then.
+  others_seconds +=
       std::max(0.0, probe.machine_seconds() - result->client_cpu_seconds - probe.seconds());
+  return result;
+}
+
+void ReportServer(const std::string& mode, int callers, const LoadResult& result,
+                  double cpu_seconds, double others_seconds) {
+  const double window = result.seconds;
   std::fprintf(stderr,
                "# %-8s callers=%-3d %8.0f calls/s  p50 %.3f ms  p99 %.3f ms  (%llu calls; CPU "
                "client %.0f%% server %.0f%% others %.0f%%)\n",
-               mode.c_str(), callers, result->calls_per_second, result->p50_ms, result->p99_ms,
-               static_cast<unsigned long long>(result->calls),
-               100 * result->client_cpu_seconds / window, 100 * probe.seconds() / window,
-               100 * others / window);
-  if (others > 0.2 * window) {
+               mode.c_str(), callers, result.calls_per_second, result.p50_ms, result.p99_ms,
+               static_cast<unsigned long long>(result.calls),
+               100 * result.client_cpu_seconds / window, 100 * cpu_seconds / window,
+               100 * others_seconds / window);
+  if (others_seconds > 0.2 * window) {
     std::fprintf(stderr,
                  "# WARNING: other processes took %.0f%% of a core during this figure: the "
                  "machine was shared, so these numbers understate both sides\n",
-                 100 * others / window);
+                 100 * others_seconds / window);
   }
-  return result;
+}
+
+// The bare server and ours, both running, measured in alternating windows (bare, ours, bare,
+// ours, ...): the speed of this shared VM drifts by tens of percent within a minute, and
+// alternating short windows lets both sides see the same drift.
+absl::Status MeasurePair(int callers, const Flags& flags, const std::string& scratch_dir,
+                         FodselsnummerSource& numbers, LoadResult& bare, LoadResult& ours) {
+  absl::StatusOr<std::unique_ptr<ChildServer>> bare_server =
+      ChildServer::Start("bare", scratch_dir, absl::Seconds(60));
+  if (!bare_server.ok()) return bare_server.status();
+  absl::StatusOr<std::unique_ptr<ChildServer>> our_server =
+      ChildServer::Start("referral", scratch_dir, absl::Seconds(60));
+  if (!our_server.ok()) return our_server.status();
+  std::vector<LoadResult> bare_windows, our_windows;
+  double bare_cpu = 0, bare_others = 0, our_cpu = 0, our_others = 0;
+  for (int round = 0; round < flags.rounds; ++round) {
+    absl::StatusOr<LoadResult> b = MeasureWindow(**bare_server, "bare", callers, round, flags,
+                                                 numbers, bare_cpu, bare_others);
+    if (!b.ok()) return b.status();
+    absl::StatusOr<LoadResult> o = MeasureWindow(**our_server, "referral", callers, round, flags,
+                                                 numbers, our_cpu, our_others);
+    if (!o.ok()) return o.status();
+    std::fprintf(stderr, "#   round %d: bare %.0f, ours %.0f calls/s\n", round + 1,
+                 b->calls_per_second, o->calls_per_second);
+    bare_windows.push_back(std::move(*b));
+    our_windows.push_back(std::move(*o));
+  }
+  if (absl::Status stopped = (*bare_server)->Stop(); !stopped.ok()) return stopped;
+  if (absl::Status stopped = (*our_server)->Stop(); !stopped.ok()) return stopped;
+  bare = MergeWindows(bare_windows);
+  ours = MergeWindows(our_windows);
+  ReportServer("bare", callers, bare, bare_cpu, bare_others);
+  ReportServer("referral", callers, ours, our_cpu, our_others);
+  return absl::OkStatus();
 }
 
 int RunClient(const Flags& flags) {
@@ -198,8 +240,10 @@ int RunClient(const Flags& flags) {
     std::filesystem::remove_all(scratch, ignored);
     return 1;
   };
-  std::fprintf(stderr, "# submit_referral: %g s warm-up + %g s per figure, %s, scratch %s\n",
-               flags.warmup_seconds, flags.seconds,
+  std::fprintf(stderr,
+               "# submit_referral: %d alternating rounds of %g s warm-up + %g s per server, %s, "
+               "scratch %s\n",
+               flags.rounds, flags.warmup_seconds, flags.seconds / flags.rounds,
                flags.callers_per_channel == 0
                    ? "one channel"
                    : absl::StrCat(flags.callers_per_channel, " callers per channel").c_str(),
@@ -207,15 +251,15 @@ int RunClient(const Flags& flags) {
 
   FodselsnummerSource numbers;
   for (const int callers : flags.callers) {
-    // Ceiling first, then ours, each against a fresh server process.
-    absl::StatusOr<LoadResult> bare = MeasureServer("bare", callers, flags, scratch, numbers);
-    if (!bare.ok()) return fail(bare.status());
-    absl::StatusOr<LoadResult> ours = MeasureServer("referral", callers, flags, scratch, numbers);
-    if (!ours.ok()) return fail(ours.status());
+    // A fresh pair of server processes per caller count.
+    LoadResult bare, ours;
+    if (absl::Status s = MeasurePair(callers, flags, scratch, numbers, bare, ours); !s.ok()) {
+      return fail(s);
+    }
     const std::string name = absl::StrCat("submit_referral_", callers);
-    PrintRate(name, ours->calls_per_second, bare->calls_per_second, "calls/s");
-    PrintLatency(name + "_p50", ours->p50_ms, bare->p50_ms);
-    PrintLatency(name + "_p99", ours->p99_ms, bare->p99_ms);
+    PrintRate(name, ours.calls_per_second, bare.calls_per_second, "calls/s");
+    PrintLatency(name + "_p50", ours.p50_ms, bare.p50_ms);
+    PrintLatency(name + "_p99", ours.p99_ms, bare.p99_ms);
   }
 
   for (const int writers : flags.disk_writers) {

@@ -139,7 +139,7 @@ class OutboxRelay::Impl {
   size_t unreported_ = 0;            // entries of window_ in kInFlight
   uint64_t cursor_ = 0;              // highest sequence produced; the next read starts after it
   uint64_t confirmed_through_ = 0;   // every entry up to here is delivered
-  std::vector<uint64_t> removable_;  // delivered, still to be removed from the outbox
+  size_t removable_ = 0;             // delivered through confirmed_through_, not yet removed
   absl::Time last_removal_ = absl::InfinitePast();
   bool read_more_ = true;         // the outbox may hold entries after cursor_
   bool failure_pending_ = false;  // an entry of window_ failed: rewind once all reported
@@ -348,7 +348,7 @@ void OutboxRelay::Impl::Run() {
     RemoveDelivered(/*force=*/false);
     PublishOffsets();
 
-    backlog_.store(window_.size() + removable_.size());
+    backlog_.store(window_.size() + removable_);
     const bool idle = Idle();
     if (idle) {
       absl::MutexLock lock(&mu_);
@@ -366,7 +366,7 @@ void OutboxRelay::Impl::Run() {
   // Stopping: what was acknowledged is removed, everything else stays in the outbox.
   DiscardProducer();
   RemoveDelivered(/*force=*/true);
-  backlog_.store(window_.size() + removable_.size());
+  backlog_.store(window_.size() + removable_);
 }
 
 void OutboxRelay::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
@@ -492,7 +492,7 @@ void OutboxRelay::Impl::RecoverFromLoss() {
     // back, and a late removal would delete an entry the broker no longer holds.
     DiscardProducer();
     window_.clear();
-    removable_.clear();
+    removable_ = 0;
     failure_pending_ = false;
     probing_ = false;
     delivered_offsets_.clear();
@@ -690,19 +690,19 @@ rd_kafka_resp_err_t OutboxRelay::Impl::Produce(const storage::OutboxEntry& entry
 
 void OutboxRelay::Impl::RemoveDelivered(bool force) {
   while (!window_.empty() && window_.begin()->second == Slot::kDelivered) {
-    removable_.push_back(window_.begin()->first);
+    ++removable_;
     confirmed_through_ = window_.begin()->first;
     window_.erase(window_.begin());
   }
-  if (removable_.empty()) return;
+  if (removable_ == 0) return;
   // One RocksDB write per batch of reports, not per record; while records keep flowing the
   // write waits for a full batch or kRemoveEveryMs.
   const absl::Time now = absl::Now();
-  if (!force && unreported_ > 0 && removable_.size() < kRemoveBatch &&
+  if (!force && unreported_ > 0 && removable_ < kRemoveBatch &&
       now - last_removal_ < absl::Milliseconds(kRemoveEveryMs)) {
     return;
   }
-  absl::Status removed = store_.RemoveFromOutbox(removable_);
+  absl::Status removed = store_.MarkOutboxDelivered(confirmed_through_);
   if (!removed.ok()) {
     // Kept for the next round; until then the entries could only be published again.
     RelayLog(runtime::LogLevel::kError,
@@ -710,12 +710,12 @@ void OutboxRelay::Impl::RemoveDelivered(bool force) {
                           std::string(removed.message())));
     return;
   }
-  removable_.clear();
+  removable_ = 0;
   last_removal_ = now;
 }
 
 bool OutboxRelay::Impl::Idle() const {
-  return window_.empty() && removable_.empty() && !read_more_ && !failure_pending_ &&
+  return window_.empty() && removable_ == 0 && !read_more_ && !failure_pending_ &&
          !loss_suspected_ && !requeue_pending_;
 }
 

@@ -1,9 +1,12 @@
 #include "libs/storage/event_store.h"
 
+#include <algorithm>
 #include <future>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "libs/runtime/log.h"
+#include "libs/storage/sorted_batch.h"
 #include "rocksdb/write_batch.h"
 
 namespace es::storage {
@@ -15,6 +18,10 @@ struct GroupOverlay {
   std::unordered_map<std::string, int64_t> head_versions;
   std::unordered_map<std::string, eventing::v1::IdempotencyRecord> idempotency;
 };
+
+// The one row of the outbox family: the sequence through which everything was delivered.
+// Legacy per-entry rows have 8-byte keys, so this key cannot collide with them.
+constexpr char kDeliveredCursorKey[] = "delivered_through";
 
 }  // namespace
 
@@ -31,7 +38,48 @@ EventStore::EventStore(RocksDb& db, EventStoreOptions options) : db_(db), option
       db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kLog)));
   it->SeekToLast();
   if (it->Valid()) next_sequence_ = DecodeBigEndian64(it->key().ToStringView()) + 1;
+  last_sequence_.store(next_sequence_ - 1);
+  if (absl::Status loaded = LoadDeliveredCursor(); !loaded.ok()) {
+    // Without a cursor the relay would start from the beginning: duplicates, never loss.
+    runtime::Log(runtime::LogLevel::kError, "storage",
+                 "cannot read the outbox cursor; publishing the whole log again",
+                 {{"reason", std::string(loaded.message())}});
+  }
   writer_ = std::thread([this] { WriterLoop(); });
+}
+
+absl::Status EventStore::LoadDeliveredCursor() {
+  rocksdb::ColumnFamilyHandle* outbox = db_.handle(Family::kOutbox);
+  std::string value;
+  rocksdb::Status status = db_.db()->Get(rocksdb::ReadOptions(), outbox, kDeliveredCursorKey, &value);
+  if (status.ok()) {
+    delivered_through_.store(DecodeBigEndian64(value));
+    return absl::OkStatus();
+  }
+  if (!status.IsNotFound()) return FromRocks(status, "read outbox cursor");
+  // No cursor: a new store, or one written by a version that kept one outbox row per
+  // undelivered entry (8-byte keys) and deleted it on delivery. The lowest row left is then
+  // the first undelivered entry; with no rows left everything was delivered.
+  uint64_t delivered = last_sequence_.load();
+  std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), outbox));
+  it->SeekToFirst();
+  if (!it->status().ok()) return FromRocks(it->status(), "read legacy outbox");
+  const bool legacy_rows = it->Valid() && it->key().size() == 8;
+  if (legacy_rows) delivered = DecodeBigEndian64(it->key().ToStringView()) - 1;
+  rocksdb::WriteBatch batch;
+  if (legacy_rows) {
+    batch.DeleteRange(outbox, std::string(8, '\0'), std::string(8, '\xff') + '\xff');
+  }
+  batch.Put(outbox, kDeliveredCursorKey, EncodeBigEndian64(delivered));
+  if (absl::Status written = db_.Write(batch); !written.ok()) return written;
+  delivered_through_.store(delivered);
+  return absl::OkStatus();
+}
+
+absl::Status EventStore::WriteDeliveredCursor(uint64_t sequence, bool sync) {
+  rocksdb::WriteBatch batch;
+  batch.Put(db_.handle(Family::kOutbox), kDeliveredCursorKey, EncodeBigEndian64(sequence));
+  return db_.Write(batch, sync);
 }
 
 EventStore::~EventStore() { Shutdown(); }
@@ -100,17 +148,19 @@ void EventStore::WriterLoop() {
 }
 
 void EventStore::CommitGroup(std::vector<Pending>& group) {
-  rocksdb::WriteBatch batch;
+  SortedBatch sorted;
   GroupOverlay overlay;
   std::vector<absl::StatusOr<AppendResult>> results;
   results.reserve(group.size());
+  // Per append, the sequence of its first event; 0 for an append that writes nothing.
+  std::vector<uint64_t> first_sequences(group.size(), 0);
   const uint64_t first_sequence = next_sequence_;
   uint64_t sequence = next_sequence_;
   bool outbox_grew = false;
   bool feed_grew = false;
 
-  for (Pending& pending : group) {
-    AppendRequest& request = pending.request;
+  for (size_t index = 0; index < group.size(); ++index) {
+    AppendRequest& request = group[index].request;
 
     // Idempotency: a key already applied answers with its first result and writes nothing.
     if (!request.idempotency_key.empty()) {
@@ -172,27 +222,27 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
     }
 
     const int64_t new_version = request.expected_version + int64_t(request.events.size());
+    first_sequences[index] = sequence;
     for (const eventing::v1::StoredEvent& event : request.events) {
       std::string key = EventKey(request.stream_id, event.stream_version());
-      batch.Put(db_.handle(Family::kEvents), key, event.SerializeAsString());
-      std::string seq = EncodeBigEndian64(sequence++);
-      batch.Put(db_.handle(Family::kLog), seq, key);
-      batch.Put(db_.handle(Family::kOutbox), seq, key);
+      sorted.Put(Family::kEvents, key, event.SerializeAsString());
+      // The log row is also the event's outbox entry (see the header).
+      sorted.Put(Family::kLog, EncodeBigEndian64(sequence++), std::move(key));
       outbox_grew = true;
     }
     eventing::v1::StreamHead head;
     head.set_version(new_version);
     head.set_state(std::move(request.state));
-    batch.Put(db_.handle(Family::kStreams), request.stream_id, head.SerializeAsString());
-    for (const auto& [prefix, value] : request.feed_rows) {
-      batch.Put(db_.handle(Family::kViews), prefix + EncodeBigEndian64(sequence - 1), value);
+    sorted.Put(Family::kStreams, request.stream_id, head.SerializeAsString());
+    for (auto& [prefix, value] : request.feed_rows) {
+      sorted.Put(Family::kViews, prefix + EncodeBigEndian64(sequence - 1), std::move(value));
       feed_grew = true;
     }
-    for (const ViewWrite& write : request.view_writes) {
+    for (ViewWrite& write : request.view_writes) {
       if (write.value.has_value()) {
-        batch.Put(db_.handle(Family::kViews), write.key, *write.value);
+        sorted.Put(Family::kViews, std::move(write.key), std::move(*write.value));
       } else {
-        batch.Delete(db_.handle(Family::kViews), write.key);
+        sorted.Delete(Family::kViews, std::move(write.key));
       }
     }
     if (!request.idempotency_key.empty()) {
@@ -200,15 +250,16 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
       record.set_stream_id(request.stream_id);
       record.set_version(new_version);
       record.set_fingerprint(request.fingerprint);
-      batch.Put(db_.handle(Family::kIdempotency), request.idempotency_key,
-                record.SerializeAsString());
+      sorted.Put(Family::kIdempotency, request.idempotency_key, record.SerializeAsString());
       overlay.idempotency[request.idempotency_key] = record;
     }
     overlay.head_versions[request.stream_id] = new_version;
     results.push_back(AppendResult{request.stream_id, new_version, false});
   }
 
-  if (batch.Count() > 0) {
+  if (sorted.Count() > 0) {
+    rocksdb::WriteBatch batch;
+    sorted.WriteTo(db_, batch);
     absl::Status written = db_.Write(batch);
     if (!written.ok()) {
       // Nothing of the group is stored: every append that would have written fails alike,
@@ -225,6 +276,8 @@ void EventStore::CommitGroup(std::vector<Pending>& group) {
       outbox_grew = false;
       feed_grew = false;
     } else {
+      last_sequence_.store(sequence - 1, std::memory_order_release);
+      KeepRecent(group, first_sequences);
       uint64_t appended = 0;
       for (const auto& result : results) appended += result.ok() && !result->replayed ? 1 : 0;
       appends_committed_.fetch_add(appended, std::memory_order_relaxed);
@@ -322,12 +375,11 @@ absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> EventStore::FindI
   return record;
 }
 
-absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadSequenced(Family family, uint64_t after,
-                                                                   size_t limit) {
+absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadSequenced(uint64_t after, size_t limit) {
   std::vector<OutboxEntry> entries;
   std::vector<std::string> keys;
   std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(family)));
+      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kLog)));
   for (it->Seek(EncodeBigEndian64(after + 1)); it->Valid() && entries.size() < limit; it->Next()) {
     OutboxEntry entry;
     entry.sequence = DecodeBigEndian64(it->key().ToStringView());
@@ -351,49 +403,76 @@ absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadSequenced(Family family
   return entries;
 }
 
+void EventStore::KeepRecent(std::vector<Pending>& group,
+                            const std::vector<uint64_t>& first_sequences) {
+  if (options_.recent_outbox_entries == 0) return;
+  std::lock_guard<std::mutex> lock(recent_mutex_);
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (first_sequences[i] == 0) continue;
+    uint64_t sequence = first_sequences[i];
+    // The batch holds serialised copies: the request's events are not needed any more.
+    for (eventing::v1::StoredEvent& event : group[i].request.events) {
+      recent_outbox_.push_back(OutboxEntry{sequence++, std::move(event)});
+    }
+  }
+  // A relay that falls behind (Kafka down) reads the older entries from RocksDB instead.
+  while (recent_outbox_.size() > options_.recent_outbox_entries) recent_outbox_.pop_front();
+}
+
+bool EventStore::TakeRecent(uint64_t after, size_t limit, std::vector<OutboxEntry>& out) {
+  std::lock_guard<std::mutex> lock(recent_mutex_);
+  // Entries at or before `after` were read already (from here or from RocksDB).
+  while (!recent_outbox_.empty() && recent_outbox_.front().sequence <= after) {
+    recent_outbox_.pop_front();
+  }
+  if (recent_outbox_.empty() || recent_outbox_.front().sequence != after + 1) return false;
+  // Taken, not copied: a relay that must publish them again (a failed delivery, a requeue)
+  // asks for sequences this no longer holds and reads them from RocksDB.
+  while (!recent_outbox_.empty() && out.size() < limit) {
+    out.push_back(std::move(recent_outbox_.front()));
+    recent_outbox_.pop_front();
+  }
+  return true;
+}
+
 absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadOutbox(uint64_t after_sequence,
                                                                 size_t limit) {
-  return ReadSequenced(Family::kOutbox, after_sequence, limit);
+  const uint64_t after = std::max(after_sequence, delivered_through_.load());
+  std::vector<OutboxEntry> entries;
+  if (limit == 0 || after >= last_sequence_.load(std::memory_order_acquire)) return entries;
+  if (TakeRecent(after, limit, entries)) return entries;
+  return ReadSequenced(after, limit);
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadLog(uint64_t after_sequence,
                                                              size_t limit) {
-  return ReadSequenced(Family::kLog, after_sequence, limit);
+  return ReadSequenced(after_sequence, limit);
 }
 
-absl::Status EventStore::RemoveFromOutbox(const std::vector<uint64_t>& sequences) {
-  if (sequences.empty()) return absl::OkStatus();
-  rocksdb::WriteBatch batch;
-  for (uint64_t sequence : sequences) {
-    batch.Delete(db_.handle(Family::kOutbox), EncodeBigEndian64(sequence));
-  }
-  // Not synced: losing a removal in a crash only publishes the event again, which consumers
+uint64_t EventStore::OutboxDeliveredThrough() const { return delivered_through_.load(); }
+
+uint64_t EventStore::LastSequence() const {
+  return last_sequence_.load(std::memory_order_acquire);
+}
+
+absl::Status EventStore::MarkOutboxDelivered(uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(delivered_mutex_);
+  if (sequence <= delivered_through_.load()) return absl::OkStatus();
+  // Not synced: losing this write in a crash only publishes the entries again, which consumers
   // ignore; syncing here would cost an fsync per delivery batch for nothing.
-  return db_.Write(batch, /*sync=*/false);
+  absl::Status written = WriteDeliveredCursor(sequence, /*sync=*/false);
+  if (written.ok()) delivered_through_.store(sequence);
+  return written;
 }
 
 absl::StatusOr<uint64_t> EventStore::RequeueAllForPublication() {
-  // Copying log rows (seq -> event key) into the outbox is idempotent, so racing with the
-  // writer is harmless: it only ever adds higher sequences.
-  uint64_t count = 0;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_.db()->NewIterator(rocksdb::ReadOptions(), db_.handle(Family::kLog)));
-  rocksdb::WriteBatch batch;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    batch.Put(db_.handle(Family::kOutbox), it->key(), it->value());
-    ++count;
-    if (batch.Count() >= 10000) {
-      absl::Status status = db_.Write(batch);
-      if (!status.ok()) return status;
-      batch.Clear();
-    }
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "read log");
-  if (batch.Count() > 0) {
-    absl::Status status = db_.Write(batch);
-    if (!status.ok()) return status;
-  }
-  return count;
+  std::lock_guard<std::mutex> lock(delivered_mutex_);
+  // Synced, so that a crash right after it cannot bring back the old cursor and skip events
+  // the broker no longer holds.
+  absl::Status written = WriteDeliveredCursor(0, /*sync=*/true);
+  if (!written.ok()) return written;
+  delivered_through_.store(0);
+  return last_sequence_.load(std::memory_order_acquire);
 }
 
 }  // namespace es::storage

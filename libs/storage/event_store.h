@@ -3,9 +3,16 @@
 // The event store of one service, on RocksDB.
 //
 // Append writes a stream's new events, its new head state, the service's own view rows, the
-// outbox entries and the idempotency record in ONE WriteBatch, after checking the expected
-// version. A single writer thread collects whatever appends are waiting and commits them as one
-// synced batch (group commit): one fsync serves every concurrent command.
+// log (= outbox) entries and the idempotency record in ONE WriteBatch, after checking the
+// expected version. A single writer thread collects whatever appends are waiting and commits
+// them as one synced batch (group commit): one fsync serves every concurrent command.
+//
+// The outbox is the tail of the log: every event gets a log row (its commit sequence), and the
+// outbox is the log rows after the "delivered through" cursor, which the relay moves forward
+// only over entries Kafka has acknowledged. One row per event serves both the commit-order log
+// and the outbox, and a delivered prefix is removed by one small write instead of a delete per
+// entry. Entries just committed are also kept in memory for a while, so that the relay, which
+// normally reads them a few milliseconds later, need not read them back from RocksDB.
 //
 // Thread-safe. Append callbacks run on the writer thread and must not block.
 
@@ -65,6 +72,8 @@ struct OutboxEntry {
 
 struct EventStoreOptions {
   size_t max_group_size = 512;  // appends committed together at most
+  // Committed outbox entries kept in memory for the relay; older ones are read from RocksDB.
+  size_t recent_outbox_entries = 8192;
 };
 
 class EventStore {
@@ -88,12 +97,19 @@ class EventStore {
   absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> FindIdempotency(
       const std::string& key);
 
-  // Outbox, in commit order, starting after `after_sequence` (0 = from the start).
+  // Outbox, in commit order: entries after `after_sequence` and after the delivered cursor.
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(uint64_t after_sequence, size_t limit);
-  absl::Status RemoveFromOutbox(const std::vector<uint64_t>& sequences);
+  // Removes every entry up to and including `sequence` from the outbox (moves the delivered
+  // cursor forward; a lower sequence than the cursor's changes nothing). The caller must have
+  // seen every one of them delivered.
+  absl::Status MarkOutboxDelivered(uint64_t sequence);
+  // The delivered cursor: every entry up to here has left the outbox.
+  uint64_t OutboxDeliveredThrough() const;
   // Puts every event ever committed back into the outbox (for a broker that lost its data).
   // Returns how many entries the outbox holds afterwards.
   absl::StatusOr<uint64_t> RequeueAllForPublication();
+  // The sequence of the last committed event (0: none).
+  uint64_t LastSequence() const;
   // Every stored event in commit order, from `after_sequence`, for rebuilding views.
   absl::StatusOr<std::vector<OutboxEntry>> ReadLog(uint64_t after_sequence, size_t limit);
 
@@ -121,12 +137,23 @@ class EventStore {
   };
   void WriterLoop();
   void CommitGroup(std::vector<Pending>& group);
-  absl::StatusOr<std::vector<OutboxEntry>> ReadSequenced(Family family, uint64_t after,
-                                                         size_t limit);
+  absl::StatusOr<std::vector<OutboxEntry>> ReadSequenced(uint64_t after, size_t limit);
+  absl::Status LoadDeliveredCursor();
+  absl::Status WriteDeliveredCursor(uint64_t sequence, bool sync);
+  // Moves the events of the group's committed appends to recent_outbox_.
+  void KeepRecent(std::vector<Pending>& group, const std::vector<uint64_t>& first_sequences);
+  // Serves ReadOutbox from recent_outbox_ when it holds the entry after `after`.
+  bool TakeRecent(uint64_t after, size_t limit, std::vector<OutboxEntry>& out);
 
   RocksDb& db_;
   const EventStoreOptions options_;
   uint64_t next_sequence_ = 1;  // owned by the writer thread after construction
+  std::atomic<uint64_t> last_sequence_{0};
+  std::atomic<uint64_t> delivered_through_{0};
+  std::mutex delivered_mutex_;  // orders cursor writes
+
+  std::mutex recent_mutex_;
+  std::deque<OutboxEntry> recent_outbox_;  // guarded by recent_mutex_; ascending sequences
 
   std::atomic<uint64_t> appends_committed_{0};
   std::atomic<uint64_t> events_committed_{0};

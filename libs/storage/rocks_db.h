@@ -20,8 +20,10 @@ namespace es::storage {
 enum class Family {
   kEvents,       // stream_id \0 version(be64)  -> eventing.v1.StoredEvent
   kStreams,      // stream_id                    -> eventing.v1.StreamHead
-  kLog,          // seq(be64)                    -> events key (global commit order)
-  kOutbox,       // seq(be64)                    -> events key (removed after Kafka delivery)
+  kLog,          // seq(be64)                    -> events key (global commit order; the outbox
+                 //                                 is the log after the delivered cursor)
+  kOutbox,       // "delivered_through"          -> seq(be64): the relay's delivered cursor
+                 // (before 2026-12: seq(be64) -> events key per entry; migrated on open)
   kIdempotency,  // idempotency key              -> eventing.v1.IdempotencyRecord
   kViews,        // view rows (layout owned by each service)
   kOffsets,      // consumer checkpoints
@@ -33,11 +35,11 @@ struct RocksDbOptions {
   size_t block_cache_bytes = 128ull << 20;  // shared LRU block cache
   size_t write_buffer_bytes = 32ull << 20;  // per column family memtable
   // The Env (file system) RocksDB uses; null: the default. Tests inject I/O faults with it.
-  std::shared_ptr<rocksdb::Env> env;
+  std::shared_ptr<rocksdb::Env> env = nullptr;
   // Called when a write failed in a way RocksDB cannot resume from (e.g. an I/O error on the
   // write-ahead log). Null: log and exit the process with code 74, so that the orchestrator
   // restarts it and the database is reopened. Tests observe it instead.
-  std::function<void(const std::string& reason)> on_unrecoverable;
+  std::function<void(const std::string& reason)> on_unrecoverable = nullptr;
 };
 
 class RocksDb {

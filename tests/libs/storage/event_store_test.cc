@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/storage/view_store.h"
+#include "rocksdb/write_batch.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -156,9 +157,8 @@ TEST_F(EventStoreTest, GivenOutboxEntriesRemoved_WhenRequeued_ThenAllEventsAreBa
   ASSERT_THAT(store_->Append(Request("b", 0, 1)), IsOk());
   auto outbox = store_->ReadOutbox(0, 10);
   ASSERT_THAT(outbox, IsOk());
-  std::vector<uint64_t> sequences;
-  for (const auto& entry : *outbox) sequences.push_back(entry.sequence);
-  ASSERT_THAT(store_->RemoveFromOutbox(sequences), IsOk());
+  ASSERT_EQ(outbox->size(), 3u);
+  ASSERT_THAT(store_->MarkOutboxDelivered(outbox->back().sequence), IsOk());
   EXPECT_TRUE(store_->ReadOutbox(0, 10)->empty());
 
   auto requeued = store_->RequeueAllForPublication();
@@ -169,6 +169,121 @@ TEST_F(EventStoreTest, GivenOutboxEntriesRemoved_WhenRequeued_ThenAllEventsAreBa
   ASSERT_EQ(again->size(), 3u);
   EXPECT_EQ((*again)[0].event.event_id(), "a-1");
   EXPECT_EQ((*again)[2].event.event_id(), "b-1");
+}
+
+std::vector<std::string> EventIds(const std::vector<OutboxEntry>& entries) {
+  std::vector<std::string> ids;
+  for (const OutboxEntry& entry : entries) ids.push_back(entry.event.event_id());
+  return ids;
+}
+
+TEST_F(EventStoreTest, GivenDeliveredPrefix_WhenReopened_ThenOutboxStartsAfterIt) {
+  ASSERT_THAT(store_->Append(Request("a", 0, 2)), IsOk());
+  ASSERT_THAT(store_->Append(Request("b", 0, 2)), IsOk());
+  auto outbox = store_->ReadOutbox(0, 10);
+  ASSERT_THAT(outbox, IsOk());
+  ASSERT_EQ(outbox->size(), 4u);
+  ASSERT_THAT(store_->MarkOutboxDelivered((*outbox)[1].sequence), IsOk());
+  // An older mark never moves the cursor back.
+  ASSERT_THAT(store_->MarkOutboxDelivered((*outbox)[0].sequence), IsOk());
+
+  Reopen();
+
+  EXPECT_EQ(store_->OutboxDeliveredThrough(), (*outbox)[1].sequence);
+  auto rest = store_->ReadOutbox(0, 10);
+  ASSERT_THAT(rest, IsOk());
+  EXPECT_THAT(EventIds(*rest), ::testing::ElementsAre("b-1", "b-2"));
+  // The log itself keeps every event.
+  auto log = store_->ReadLog(0, 10);
+  ASSERT_THAT(log, IsOk());
+  EXPECT_EQ(log->size(), 4u);
+}
+
+TEST_F(EventStoreTest, GivenEntriesTakenFromMemory_WhenReadAgain_ThenTheyComeFromRocksDb) {
+  ASSERT_THAT(store_->Append(Request("a", 0, 3)), IsOk());
+  auto first = store_->ReadOutbox(0, 10);  // served from the entries kept in memory
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(EventIds(*first), ::testing::ElementsAre("a-1", "a-2", "a-3"));
+  // A relay that rewinds (a failed delivery) asks again for what it already took.
+  auto again = store_->ReadOutbox(0, 10);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT(EventIds(*again), ::testing::ElementsAre("a-1", "a-2", "a-3"));
+  for (size_t i = 0; i < again->size(); ++i) {
+    EXPECT_EQ((*again)[i].sequence, (*first)[i].sequence);
+    EXPECT_EQ((*again)[i].event.SerializeAsString(), (*first)[i].event.SerializeAsString());
+  }
+  auto tail = store_->ReadOutbox((*first)[0].sequence, 1);
+  ASSERT_THAT(tail, IsOk());
+  EXPECT_THAT(EventIds(*tail), ::testing::ElementsAre("a-2"));
+}
+
+TEST_F(EventStoreTest, GivenMoreEntriesThanKeptInMemory_WhenRead_ThenNoneIsMissingOrRepeated) {
+  store_.reset();
+  store_ = std::make_unique<EventStore>(*db_, EventStoreOptions{.recent_outbox_entries = 3});
+  for (const char* stream : {"a", "b", "c", "d"}) {
+    ASSERT_THAT(store_->Append(Request(stream, 0, 2)), IsOk());
+  }
+  std::vector<std::string> read;
+  uint64_t after = 0;
+  for (size_t limit : {1, 2, 4, 10}) {
+    auto entries = store_->ReadOutbox(after, limit);
+    ASSERT_THAT(entries, IsOk());
+    for (const OutboxEntry& entry : *entries) {
+      EXPECT_EQ(entry.sequence, after + 1);
+      after = entry.sequence;
+      read.push_back(entry.event.event_id());
+    }
+  }
+  EXPECT_THAT(read, ::testing::ElementsAre("a-1", "a-2", "b-1", "b-2", "c-1", "c-2", "d-1", "d-2"));
+}
+
+TEST(EventStoreLegacyOutboxTest, GivenOutboxRowsOfTheOldLayout_WhenOpened_ThenUndeliveredStay) {
+  TempDir dir;
+  {
+    auto db = RocksDb::Open({.path = dir.Sub("db")});
+    ASSERT_THAT(db, IsOk());
+    {
+      EventStore store(**db);
+      for (const char* stream : {"a", "b", "c"}) ASSERT_THAT(store.Append(Request(stream, 0)), IsOk());
+    }
+    // What an older version left behind: the cursor row absent, one outbox row per
+    // undelivered entry (sequences 2 and 3: "a-1" was delivered and removed).
+    rocksdb::WriteBatch batch;
+    rocksdb::ColumnFamilyHandle* outbox = (*db)->handle(Family::kOutbox);
+    batch.Delete(outbox, "delivered_through");
+    batch.Put(outbox, EncodeBigEndian64(2), EventStore::EventKey("b", 1));
+    batch.Put(outbox, EncodeBigEndian64(3), EventStore::EventKey("c", 1));
+    ASSERT_THAT((*db)->Write(batch), IsOk());
+  }
+  auto db = RocksDb::Open({.path = dir.Sub("db")});
+  ASSERT_THAT(db, IsOk());
+  EventStore store(**db);
+  EXPECT_EQ(store.OutboxDeliveredThrough(), 1u);
+  auto outbox = store.ReadOutbox(0, 10);
+  ASSERT_THAT(outbox, IsOk());
+  EXPECT_THAT(EventIds(*outbox), ::testing::ElementsAre("b-1", "c-1"));
+}
+
+TEST(EventStoreLegacyOutboxTest, GivenEmptyOutboxOfTheOldLayout_WhenOpened_ThenAllWasDelivered) {
+  TempDir dir;
+  {
+    auto db = RocksDb::Open({.path = dir.Sub("db")});
+    ASSERT_THAT(db, IsOk());
+    {
+      EventStore store(**db);
+      ASSERT_THAT(store.Append(Request("a", 0, 2)), IsOk());
+    }
+    rocksdb::WriteBatch batch;
+    batch.Delete((*db)->handle(Family::kOutbox), "delivered_through");
+    ASSERT_THAT((*db)->Write(batch), IsOk());
+  }
+  auto db = RocksDb::Open({.path = dir.Sub("db")});
+  ASSERT_THAT(db, IsOk());
+  EventStore store(**db);
+  EXPECT_EQ(store.OutboxDeliveredThrough(), 2u);
+  auto outbox = store.ReadOutbox(0, 10);
+  ASSERT_THAT(outbox, IsOk());
+  EXPECT_TRUE(outbox->empty());
 }
 
 TEST_F(EventStoreTest, GivenFeedRows_WhenAppendsCommit_ThenFeedKeysFollowCommitOrder) {
