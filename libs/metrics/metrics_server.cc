@@ -1,6 +1,10 @@
 #include "libs/metrics/metrics_server.h"
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <unordered_map>
 #include <exception>
 #include <mutex>
 #include <utility>
@@ -69,27 +73,19 @@ class Metrics::Impl {
                       .Help("Time from a gRPC call's arrival to its status being sent")
                       .Register(registry)) {}
 
-  void Record(const std::string& full_method, grpc::StatusCode code, double seconds) {
-    // "/referral.v1.ReferralService/SubmitReferral" -> service, method
-    std::string service = "unknown";
-    std::string method = "unknown";
-    if (size_t slash = full_method.rfind('/'); slash != std::string::npos && slash > 0) {
-      service = full_method.substr(1, slash - 1);
-      method = full_method.substr(slash + 1);
+  void Record(const char* full_method, grpc::StatusCode code, double seconds) {
+    MethodSeries& series = SeriesOf(full_method);
+    const size_t index = static_cast<size_t>(code) < kCodes ? static_cast<size_t>(code) : 2;
+    prometheus::Counter* handled = series.handled[index].load(std::memory_order_acquire);
+    if (handled == nullptr) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      handled = &handled_.Add({{"grpc_service", series.service},
+                               {"grpc_method", series.method},
+                               {"grpc_code", CodeName(code)}});
+      series.handled[index].store(handled, std::memory_order_release);
     }
-    // Label values come from the client (an unknown method reaches the interceptor with the
-    // path it sent): only methods of services compiled into this binary get their own series,
-    // so a client cannot grow the metrics without bound.
-    const google::protobuf::ServiceDescriptor* known =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
-    if (known == nullptr || known->FindMethodByName(method) == nullptr) {
-      service = "unknown";
-      method = "unknown";
-    }
-    handled_
-        .Add({{"grpc_service", service}, {"grpc_method", method}, {"grpc_code", CodeName(code)}})
-        .Increment();
-    handling_.Add({{"grpc_service", service}, {"grpc_method", method}}, Buckets()).Observe(seconds);
+    handled->Increment();
+    series.handling->Observe(seconds);
   }
 
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -105,8 +101,55 @@ class Metrics::Impl {
     return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
   }
 
+  static constexpr size_t kCodes = 17;  // OK .. UNAUTHENTICATED; others count as UNKNOWN (2)
+
+  // A method's series, resolved once: Family::Add builds a label map, hashes it and takes the
+  // family's lock, too much to do on every call.
+  struct MethodSeries {
+    std::string service;
+    std::string method;
+    prometheus::Histogram* handling = nullptr;
+    std::array<std::atomic<prometheus::Counter*>, kCodes> handled{};
+  };
+
+  MethodSeries& SeriesOf(const char* full_method) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = series_.find(full_method);
+    if (it != series_.end()) return *it->second;
+    // "/referral.v1.ReferralService/SubmitReferral" -> service, method
+    const std::string path(full_method);
+    std::string service = "unknown";
+    std::string method = "unknown";
+    if (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0) {
+      service = path.substr(1, slash - 1);
+      method = path.substr(slash + 1);
+    }
+    // Label values come from the client (an unknown method reaches the interceptor with the
+    // path it sent): only methods of services compiled into this binary get their own series,
+    // so a client cannot grow the metrics (or this map) without bound.
+    const google::protobuf::ServiceDescriptor* known =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+    const bool is_known = known != nullptr && known->FindMethodByName(method) != nullptr;
+    const std::string key = is_known ? path : std::string();
+    if (!is_known) {
+      it = series_.find(key);
+      if (it != series_.end()) return *it->second;
+      service = "unknown";
+      method = "unknown";
+    }
+    auto series = std::make_unique<MethodSeries>();
+    series->service = service;
+    series->method = method;
+    series->handling =
+        &handling_.Add({{"grpc_service", service}, {"grpc_method", method}}, Buckets());
+    return *series_.emplace(key, std::move(series)).first->second;
+  }
+
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& handling_;
+  std::mutex mutex_;
+  // By full method path; "" holds the series of every method this binary does not serve.
+  std::unordered_map<std::string, std::unique_ptr<MethodSeries>> series_;
 };
 
 namespace {
@@ -114,8 +157,8 @@ namespace {
 class MetricsInterceptor : public grpc::experimental::Interceptor {
  public:
   MetricsInterceptor(grpc::experimental::ServerRpcInfo* info,
-                     std::function<void(const std::string&, grpc::StatusCode, double)> record)
-      : method_(info->method()),
+                     std::function<void(const char*, grpc::StatusCode, double)> record)
+      : method_(info->method()),  // gRPC keeps the method name for the server's lifetime
         record_(std::move(record)),
         started_(std::chrono::steady_clock::now()) {}
 
@@ -129,15 +172,15 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
   }
 
  private:
-  const std::string method_;
-  const std::function<void(const std::string&, grpc::StatusCode, double)> record_;
+  const char* const method_;
+  const std::function<void(const char*, grpc::StatusCode, double)> record_;
   const std::chrono::steady_clock::time_point started_;
 };
 
 class MetricsInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit MetricsInterceptorFactory(
-      std::function<void(const std::string&, grpc::StatusCode, double)> record)
+      std::function<void(const char*, grpc::StatusCode, double)> record)
       : record_(std::move(record)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
@@ -145,7 +188,7 @@ class MetricsInterceptorFactory : public grpc::experimental::ServerInterceptorFa
   }
 
  private:
-  const std::function<void(const std::string&, grpc::StatusCode, double)> record_;
+  const std::function<void(const char*, grpc::StatusCode, double)> record_;
 };
 
 }  // namespace
@@ -172,7 +215,7 @@ Metrics::GrpcInterceptors() {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> out;
   Impl* impl = impl_.get();
   out.push_back(std::make_unique<MetricsInterceptorFactory>(
-      [impl](const std::string& method, grpc::StatusCode code, double seconds) {
+      [impl](const char* method, grpc::StatusCode code, double seconds) {
         impl->Record(method, code, seconds);
       }));
   return out;

@@ -56,7 +56,7 @@ struct RelayOptions {
   std::string client_id = "pathways";
   size_t max_in_flight = 20000;                           // entries produced, not yet removed
   absl::Duration loss_check_interval = absl::Seconds(2);  // how often to compare watermarks
-  // Extra librdkafka settings, applied after the relay's defaults (linger.ms=5,
+  // Extra librdkafka settings, applied after the relay's defaults (linger.ms=20,
   // partitioner=murmur2_random, the Java client's choice, so every client maps a key to the same
   // partition). They may not weaken enable.idempotence=true or acks=all.
   std::vector<std::pair<std::string, std::string>> kafka_config;
