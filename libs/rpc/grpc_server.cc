@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace es::rpc {
@@ -12,6 +13,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const std::string& address, const std::vector<NamedService>& services,
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors) {
+  // Debian's Abseil is built with Mutex deadlock detection on: every absl::Mutex lock (gRPC's
+  // own mutexes are absl::Mutex) then updates a global lock-order graph under a global lock,
+  // a few percent of a busy server's CPU. It is a debugging aid; production servers run
+  // without it (as Abseil's release builds do).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::unique_ptr<GrpcServer> result(new GrpcServer());
