@@ -214,7 +214,8 @@ LoadResult MergeWindows(const std::vector<LoadResult>& windows) {
                                window.latencies_ns.end());
   }
   std::sort(merged.latencies_ns.begin(), merged.latencies_ns.end());
-  merged.calls_per_second = merged.seconds > 0 ? static_cast<double>(merged.calls) / merged.seconds : 0;
+  merged.calls_per_second =
+      merged.seconds > 0 ? static_cast<double>(merged.calls) / merged.seconds : 0;
   merged.p50_ms = PercentileMs(merged.latencies_ns, 0.50);
   merged.p99_ms = PercentileMs(merged.latencies_ns, 0.99);
   return merged;

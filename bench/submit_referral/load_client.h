@@ -29,8 +29,8 @@ struct LoadResult {
   double calls_per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
-  double client_cpu_seconds = 0;  // this process, during the window
-  double seconds = 0;             // length of the window(s)
+  double client_cpu_seconds = 0;      // this process, during the window
+  double seconds = 0;                 // length of the window(s)
   std::vector<int64_t> latencies_ns;  // of every call counted, ascending
 };
 

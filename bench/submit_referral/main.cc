@@ -208,8 +208,8 @@ absl::Status MeasurePair(int callers, const Flags& flags, const std::string& scr
   std::vector<LoadResult> bare_windows, our_windows;
   double bare_cpu = 0, bare_others = 0, our_cpu = 0, our_others = 0;
   for (int round = 0; round < flags.rounds; ++round) {
-    absl::StatusOr<LoadResult> b = MeasureWindow(**bare_server, "bare", callers, round, flags,
-                                                 numbers, bare_cpu, bare_others);
+    absl::StatusOr<LoadResult> b =
+        MeasureWindow(**bare_server, "bare", callers, round, flags, numbers, bare_cpu, bare_others);
     if (!b.ok()) return b.status();
     absl::StatusOr<LoadResult> o = MeasureWindow(**our_server, "referral", callers, round, flags,
                                                  numbers, our_cpu, our_others);

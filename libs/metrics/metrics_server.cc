@@ -3,10 +3,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <memory>
-#include <unordered_map>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/status/status.h"

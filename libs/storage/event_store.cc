@@ -51,7 +51,8 @@ EventStore::EventStore(RocksDb& db, EventStoreOptions options) : db_(db), option
 absl::Status EventStore::LoadDeliveredCursor() {
   rocksdb::ColumnFamilyHandle* outbox = db_.handle(Family::kOutbox);
   std::string value;
-  rocksdb::Status status = db_.db()->Get(rocksdb::ReadOptions(), outbox, kDeliveredCursorKey, &value);
+  rocksdb::Status status =
+      db_.db()->Get(rocksdb::ReadOptions(), outbox, kDeliveredCursorKey, &value);
   if (status.ok()) {
     delivered_through_.store(DecodeBigEndian64(value));
     return absl::OkStatus();
@@ -375,7 +376,7 @@ absl::StatusOr<std::optional<eventing::v1::IdempotencyRecord>> EventStore::FindI
   return record;
 }
 
-absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadSequenced(uint64_t after, size_t limit) {
+absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadLog(uint64_t after, size_t limit) {
   std::vector<OutboxEntry> entries;
   std::vector<std::string> keys;
   std::unique_ptr<rocksdb::Iterator> it(
@@ -441,19 +442,12 @@ absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadOutbox(uint64_t after_s
   std::vector<OutboxEntry> entries;
   if (limit == 0 || after >= last_sequence_.load(std::memory_order_acquire)) return entries;
   if (TakeRecent(after, limit, entries)) return entries;
-  return ReadSequenced(after, limit);
-}
-
-absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadLog(uint64_t after_sequence,
-                                                             size_t limit) {
-  return ReadSequenced(after_sequence, limit);
+  return ReadLog(after, limit);
 }
 
 uint64_t EventStore::OutboxDeliveredThrough() const { return delivered_through_.load(); }
 
-uint64_t EventStore::LastSequence() const {
-  return last_sequence_.load(std::memory_order_acquire);
-}
+uint64_t EventStore::LastSequence() const { return last_sequence_.load(std::memory_order_acquire); }
 
 absl::Status EventStore::MarkOutboxDelivered(uint64_t sequence) {
   std::lock_guard<std::mutex> lock(delivered_mutex_);

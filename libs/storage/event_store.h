@@ -137,7 +137,6 @@ class EventStore {
   };
   void WriterLoop();
   void CommitGroup(std::vector<Pending>& group);
-  absl::StatusOr<std::vector<OutboxEntry>> ReadSequenced(uint64_t after, size_t limit);
   absl::Status LoadDeliveredCursor();
   absl::Status WriteDeliveredCursor(uint64_t sequence, bool sync);
   // Moves the events of the group's committed appends to recent_outbox_.

@@ -30,10 +30,10 @@ rocksdb::ColumnFamilyOptions FamilyOptions(Family family, const RocksDbOptions& 
   // flush writes level 0, the first compaction level 1): compressing them cost the busy
   // referral server ~4% of its CPU in snappy, for data that is soon rewritten anyway. The
   // deeper levels, where the data stays, are compressed (RocksDB's tuning guide does the same).
-  family_options.compression_per_level = {
-      rocksdb::kNoCompression, rocksdb::kNoCompression, rocksdb::kSnappyCompression,
-      rocksdb::kSnappyCompression, rocksdb::kSnappyCompression, rocksdb::kSnappyCompression,
-      rocksdb::kSnappyCompression};
+  family_options.compression_per_level = {rocksdb::kNoCompression,     rocksdb::kNoCompression,
+                                          rocksdb::kSnappyCompression, rocksdb::kSnappyCompression,
+                                          rocksdb::kSnappyCompression, rocksdb::kSnappyCompression,
+                                          rocksdb::kSnappyCompression};
 
   switch (family) {
     case Family::kStreams:

@@ -244,7 +244,8 @@ TEST(EventStoreLegacyOutboxTest, GivenOutboxRowsOfTheOldLayout_WhenOpened_ThenUn
     ASSERT_THAT(db, IsOk());
     {
       EventStore store(**db);
-      for (const char* stream : {"a", "b", "c"}) ASSERT_THAT(store.Append(Request(stream, 0)), IsOk());
+      for (const char* stream : {"a", "b", "c"})
+        ASSERT_THAT(store.Append(Request(stream, 0)), IsOk());
     }
     // What an older version left behind: the cursor row absent, one outbox row per
     // undelivered entry (sequences 2 and 3: "a-1" was delivered and removed).

@@ -60,11 +60,11 @@ TEST_F(SortedBatchTest, GivenEntriesOfTwoCommandsMixed_WhenWritten_ThenSortedPer
   Recorder recorder;
   ASSERT_TRUE(batch.Iterate(&recorder).ok());
 
-  EXPECT_THAT(recorder.entries,
-              ElementsAre(Pair(Id(Family::kStreams), "s-1=head1"),
-                          Pair(Id(Family::kStreams), "s-9=head9"),
-                          Pair(Id(Family::kViews), "del rl/a"), Pair(Id(Family::kViews), "rl/b=1"),
-                          Pair(Id(Family::kViews), "rw/a=2"), Pair(Id(Family::kViews), "rw/b=1")));
+  EXPECT_THAT(
+      recorder.entries,
+      ElementsAre(Pair(Id(Family::kStreams), "s-1=head1"), Pair(Id(Family::kStreams), "s-9=head9"),
+                  Pair(Id(Family::kViews), "del rl/a"), Pair(Id(Family::kViews), "rl/b=1"),
+                  Pair(Id(Family::kViews), "rw/a=2"), Pair(Id(Family::kViews), "rw/b=1")));
 }
 
 TEST_F(SortedBatchTest, GivenOneKeyWrittenSeveralTimes_WhenCommitted_ThenTheLastWriteWins) {
