@@ -387,7 +387,7 @@ absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadLog(uint64_t after, siz
     entries.push_back(std::move(entry));
     keys.push_back(it->value().ToString());
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "read outbox");
+  if (!it->status().ok()) return FromRocks(it->status(), "read log");
   if (keys.empty()) return entries;
 
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
@@ -396,9 +396,9 @@ absl::StatusOr<std::vector<OutboxEntry>> EventStore::ReadLog(uint64_t after, siz
   std::vector<rocksdb::Status> statuses =
       db_.db()->MultiGet(rocksdb::ReadOptions(), families, slices, &values);
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (!statuses[i].ok()) return FromRocks(statuses[i], "read outbox event");
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "read logged event");
     if (!entries[i].event.ParseFromString(values[i])) {
-      return absl::DataLossError("outbox event: cannot be decoded");
+      return absl::DataLossError("logged event: cannot be decoded");
     }
   }
   return entries;
