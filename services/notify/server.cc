@@ -28,9 +28,8 @@ struct NotifyServer::Parts {
   Config config;
   es::SystemClock system_clock;
   const es::Clock* clock = nullptr;
-  std::optional<es::Pseudonymizer> pseudonymizer;
+  std::optional<pathways::ServiceBasics> basics;  // zone, calendar, pseudonymizer
   std::optional<clinical::PathwayCatalogue> catalogue;
-  std::optional<clinical::Calendar> calendar;
   std::unique_ptr<pathway::domain::PathwayDecider> pathway_decider;
   domain::NotificationDecider decider;
   std::unique_ptr<es::host::ServiceHost> host;
@@ -51,17 +50,9 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(const Config& 
   parts->config = config;
   parts->clock = clock != nullptr ? clock : &parts->system_clock;
   const pathways::ServiceConfig& sc = config.service;
-  es::runtime::LogLevel level;
-  if (es::runtime::ParseLogLevel(sc.log_level, &level)) es::runtime::SetMinLogLevel(level);
-
-  absl::StatusOr<absl::TimeZone> zone = sc.Zone();
-  if (!zone.ok()) return zone.status();
-  absl::StatusOr<clinical::Calendar> calendar = sc.WorkingCalendar();
-  if (!calendar.ok()) return calendar.status();
-  parts->calendar.emplace(std::move(*calendar));
-  absl::StatusOr<es::Pseudonymizer> pseudonymizer = es::Pseudonymizer::Create(sc.pseudonym_secret);
-  if (!pseudonymizer.ok()) return pseudonymizer.status();
-  parts->pseudonymizer.emplace(std::move(*pseudonymizer));
+  absl::StatusOr<pathways::ServiceBasics> basics = sc.Basics();
+  if (!basics.ok()) return basics.status();
+  parts->basics.emplace(std::move(*basics));
   absl::StatusOr<clinical::PathwayCatalogue> catalogue =
       clinical::PathwayCatalogue::LoadDirectories(config.catalogue_dirs);
   if (!catalogue.ok()) {
@@ -76,7 +67,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(const Config& 
   if (!host.ok()) return host.status();
   parts->host = std::move(*host);
   parts->service = std::make_unique<app::NotifyService>(
-      parts->host->store(), parts->host->views(), parts->decider, *parts->pseudonymizer,
+      parts->host->store(), parts->host->views(), parts->decider, parts->basics->pseudonymizer,
       *parts->clock, app::NotifyServiceOptions{.topic = config.topic});
 
   // Channels and the dispatcher.
@@ -115,7 +106,7 @@ absl::StatusOr<std::unique_ptr<NotifyServer>> NotifyServer::Start(const Config& 
   settings.staff_channel = config.staff_channel == "webhook" ? v1::WEBHOOK : v1::FILE;
   parts->reactor = std::make_unique<app::EventReactor>(
       *parts->service, *parts->pathway_decider,
-      domain::PolicyContext{*parts->calendar, *zone, settings},
+      domain::PolicyContext{parts->basics->calendar, parts->basics->zone, settings},
       app::EventReactorOptions{.pathway_topic = config.pathway_topic,
                                .referral_topic = config.referral_topic});
   es::projection::ConsumerOptions consumer_options =

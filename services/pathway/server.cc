@@ -24,9 +24,8 @@ struct PathwayServer::Parts {
   Config config;
   es::SystemClock system_clock;
   const es::Clock* clock = nullptr;
-  std::optional<es::Pseudonymizer> pseudonymizer;
+  std::optional<pathways::ServiceBasics> basics;  // zone, calendar, pseudonymizer
   std::optional<clinical::PathwayCatalogue> catalogue;
-  std::optional<clinical::Calendar> calendar;
   std::unique_ptr<domain::PathwayDecider> decider;
   std::unique_ptr<es::host::ServiceHost> host;
   std::unique_ptr<app::PathwayService> service;
@@ -43,17 +42,9 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
   parts->config = config;
   parts->clock = clock != nullptr ? clock : &parts->system_clock;
   const pathways::ServiceConfig& sc = config.service;
-  es::runtime::LogLevel level;
-  if (es::runtime::ParseLogLevel(sc.log_level, &level)) es::runtime::SetMinLogLevel(level);
-
-  absl::StatusOr<absl::TimeZone> zone = sc.Zone();
-  if (!zone.ok()) return zone.status();
-  absl::StatusOr<clinical::Calendar> calendar = sc.WorkingCalendar();
-  if (!calendar.ok()) return calendar.status();
-  parts->calendar.emplace(std::move(*calendar));
-  absl::StatusOr<es::Pseudonymizer> pseudonymizer = es::Pseudonymizer::Create(sc.pseudonym_secret);
-  if (!pseudonymizer.ok()) return pseudonymizer.status();
-  parts->pseudonymizer.emplace(std::move(*pseudonymizer));
+  absl::StatusOr<pathways::ServiceBasics> basics = sc.Basics();
+  if (!basics.ok()) return basics.status();
+  parts->basics.emplace(std::move(*basics));
   absl::StatusOr<clinical::PathwayCatalogue> catalogue =
       clinical::PathwayCatalogue::LoadDirectories(config.catalogue_dirs);
   if (!catalogue.ok()) {
@@ -68,8 +59,9 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
   if (!host.ok()) return host.status();
   parts->host = std::move(*host);
   parts->service = std::make_unique<app::PathwayService>(
-      parts->host->store(), parts->host->views(), *parts->decider, *parts->pseudonymizer,
-      *parts->clock, *zone, *parts->calendar, app::PathwayServiceOptions{.topic = config.topic});
+      parts->host->store(), parts->host->views(), *parts->decider, parts->basics->pseudonymizer,
+      *parts->clock, parts->basics->zone, parts->basics->calendar,
+      app::PathwayServiceOptions{.topic = config.topic});
 
   if (config.rebuild_views) {
     absl::StatusOr<app::RebuildStats> rebuilt =
@@ -86,7 +78,7 @@ absl::StatusOr<std::unique_ptr<PathwayServer>> PathwayServer::Start(const Config
                                     .default_setting = config.default_setting == "inpatient"
                                                            ? catalogue::v1::INPATIENT
                                                            : catalogue::v1::OUTPATIENT,
-                                    .zone = *zone});
+                                    .zone = parts->basics->zone});
   es::projection::ConsumerOptions consumer_options =
       sc.ConsumerOptions(config.consumer_group, {config.referral_topic}, config.dead_letter_topic,
                          config.consumer_kafka_options);

@@ -16,7 +16,7 @@ struct ReferralServer::Parts {
   Config config;
   es::SystemClock system_clock;
   const es::Clock* clock = nullptr;
-  std::optional<es::Pseudonymizer> pseudonymizer;
+  std::optional<pathways::ServiceBasics> basics;  // zone, calendar, pseudonymizer
   std::unique_ptr<domain::ReferralDecider> decider;
   std::unique_ptr<es::host::ServiceHost> host;
   std::unique_ptr<app::ReferralService> service;
@@ -30,18 +30,11 @@ absl::StatusOr<std::unique_ptr<ReferralServer>> ReferralServer::Start(const Conf
   parts->config = config;
   parts->clock = clock != nullptr ? clock : &parts->system_clock;
   const pathways::ServiceConfig& sc = config.service;
-  es::runtime::LogLevel level;
-  if (es::runtime::ParseLogLevel(sc.log_level, &level)) es::runtime::SetMinLogLevel(level);
-
-  absl::StatusOr<absl::TimeZone> zone = sc.Zone();
-  if (!zone.ok()) return zone.status();
-  absl::StatusOr<clinical::Calendar> calendar = sc.WorkingCalendar();
-  if (!calendar.ok()) return calendar.status();
-  absl::StatusOr<es::Pseudonymizer> pseudonymizer = es::Pseudonymizer::Create(sc.pseudonym_secret);
-  if (!pseudonymizer.ok()) return pseudonymizer.status();
-  parts->pseudonymizer.emplace(std::move(*pseudonymizer));
+  absl::StatusOr<pathways::ServiceBasics> basics = sc.Basics();
+  if (!basics.ok()) return basics.status();
+  parts->basics.emplace(std::move(*basics));
   parts->decider = std::make_unique<domain::ReferralDecider>(
-      std::move(*calendar), *zone,
+      parts->basics->calendar, parts->basics->zone,
       domain::ReferralPolicy{.assessment_working_days = config.assessment_working_days});
 
   absl::StatusOr<std::unique_ptr<es::host::ServiceHost>> host =
@@ -49,7 +42,7 @@ absl::StatusOr<std::unique_ptr<ReferralServer>> ReferralServer::Start(const Conf
   if (!host.ok()) return host.status();
   parts->host = std::move(*host);
   parts->service = std::make_unique<app::ReferralService>(
-      parts->host->store(), parts->host->views(), *parts->decider, *parts->pseudonymizer,
+      parts->host->store(), parts->host->views(), *parts->decider, parts->basics->pseudonymizer,
       *parts->clock, app::ReferralServiceOptions{.topic = config.topic});
   parts->grpc_service = std::make_unique<api::ReferralGrpcService>(*parts->service, *parts->clock);
   if (absl::Status s = parts->host->StartGrpc(

@@ -90,6 +90,18 @@ absl::StatusOr<clinical::Calendar> ServiceConfig::WorkingCalendar() const {
                                         : clinical::NorwegianCalendarSpec(saturday_is_working_day));
 }
 
+absl::StatusOr<ServiceBasics> ServiceConfig::Basics() const {
+  es::runtime::LogLevel level;
+  if (es::runtime::ParseLogLevel(log_level, &level)) es::runtime::SetMinLogLevel(level);
+  absl::StatusOr<absl::TimeZone> zone = Zone();
+  if (!zone.ok()) return zone.status();
+  absl::StatusOr<clinical::Calendar> working_calendar = WorkingCalendar();
+  if (!working_calendar.ok()) return working_calendar.status();
+  absl::StatusOr<es::Pseudonymizer> pseudonymizer = es::Pseudonymizer::Create(pseudonym_secret);
+  if (!pseudonymizer.ok()) return pseudonymizer.status();
+  return ServiceBasics{*zone, std::move(*working_calendar), std::move(*pseudonymizer)};
+}
+
 es::host::HostOptions ServiceConfig::HostOptions(const std::string& service) const {
   es::host::HostOptions options;
   options.name = service;

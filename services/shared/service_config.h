@@ -11,11 +11,19 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clinical/calendar.h"
+#include "libs/eventing/pseudonym.h"
 #include "libs/host/service_host.h"
 #include "libs/projection/projection_consumer.h"
 #include "libs/runtime/options.h"
 
 namespace pathways {
+
+// What every server builds first from its settings, before it opens storage.
+struct ServiceBasics {
+  absl::TimeZone zone;
+  clinical::Calendar calendar;
+  es::Pseudonymizer pseudonymizer;
+};
 
 struct ServiceConfig {
   std::string grpc_listen;
@@ -42,6 +50,9 @@ struct ServiceConfig {
 
   absl::StatusOr<absl::TimeZone> Zone() const;
   absl::StatusOr<clinical::Calendar> WorkingCalendar() const;
+  // Applies the log level, then loads the zone, the working-day calendar and the pseudonymizer;
+  // kInvalidArgument naming the setting when one of them is unusable.
+  absl::StatusOr<ServiceBasics> Basics() const;
   es::host::HostOptions HostOptions(const std::string& service) const;
   // A consumer group on `topics` with the shared Kafka settings plus `extra` (tests: timeouts).
   es::projection::ConsumerOptions ConsumerOptions(
