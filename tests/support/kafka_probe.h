@@ -1,15 +1,19 @@
 #pragma once
 
-// Reads what is on a topic, as an outside consumer would, for tests: assign() to every
-// partition from the earliest offset (no consumer group: joining one costs seconds on the mock).
+// Reads what is on a topic, as an outside consumer would (assign() to every partition from the
+// earliest offset: no consumer group, since joining one costs seconds on the mock), and writes
+// records onto one as an outside producer would. For tests.
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "absl/status/status.h"
 
 namespace es::testing {
 
@@ -79,6 +83,47 @@ inline std::vector<ProbedRecord> ReadTopic(const std::string& bootstrap, const s
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   return records;
+}
+
+// Produces records onto `topic` as a plain outside producer would, each to the partition given
+// in the record (keys, values and headers byte for byte). Waits for every delivery report.
+inline absl::Status Produce(const std::string& bootstrap, const std::string& topic,
+                            const std::vector<ProbedRecord>& records) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof(error));
+  rd_kafka_conf_set(conf, "linger.ms", "0", error, sizeof(error));
+  static std::atomic<int> failures{0};
+  failures = 0;
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++failures;
+  });
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (producer == nullptr) return absl::InternalError(error);
+  for (const ProbedRecord& r : records) {
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size() + 1);
+    for (const auto& [name, value] : r.headers) {
+      rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                          static_cast<ssize_t>(value.size()));
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
+        RD_KAFKA_V_VALUE(r.value.empty() ? nullptr : const_cast<char*>(r.value.data()),
+                         r.value.size()),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_headers_destroy(headers);
+      rd_kafka_destroy(producer);
+      return absl::InternalError(rd_kafka_err2str(err));
+    }
+  }
+  rd_kafka_resp_err_t flushed = rd_kafka_flush(producer, 20000);
+  rd_kafka_destroy(producer);
+  if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) return absl::DeadlineExceededError("flush");
+  if (failures.load() != 0) return absl::InternalError("a record was not delivered");
+  return absl::OkStatus();
 }
 
 }  // namespace es::testing

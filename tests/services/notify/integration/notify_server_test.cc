@@ -43,6 +43,7 @@
 #include "services/pathway/app/deadline_timer.h"
 #include "services/pathway/app/pathway_service.h"
 #include "services/pathway/server.h"
+#include "tests/support/eventually.h"
 #include "tests/support/kafka_probe.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -50,7 +51,9 @@
 namespace notify {
 namespace {
 
+using ::es::testing::Eventually;
 using ::es::testing::IsOk;
+using ::es::testing::Produce;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -62,7 +65,6 @@ constexpr int kPartitions = 3;
 constexpr char kDecisionRule[] = "tsb.attendance-decision.outpatient";
 constexpr char kFirstEvaluationRule[] = "tsb.decision-first-evaluation";
 constexpr auto kReadyTimeout = std::chrono::seconds(30);
-constexpr auto kReactionTimeout = std::chrono::seconds(20);
 
 #define ASSERT_RPC_OK(expr)                                                                 \
   do {                                                                                      \
@@ -109,58 +111,6 @@ std::string CatalogueDir() {
 
 std::string DecisionDeadlineId(const std::string& pathway_id) {
   return absl::StrCat(pathway_id, "/", kDecisionRule, "/1");
-}
-
-// Polls `condition` until it holds or `timeout` passes; true when it held.
-bool Eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = kReactionTimeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
-// Produces records onto `topic` as a plain outside producer would, each to the partition given
-// in the record (keys, values and headers byte for byte). Waits for every delivery report.
-absl::Status Produce(const std::string& bootstrap, const std::string& topic,
-                     const std::vector<es::testing::ProbedRecord>& records) {
-  char error[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof(error));
-  rd_kafka_conf_set(conf, "linger.ms", "0", error, sizeof(error));
-  static std::atomic<int> failures{0};
-  failures = 0;
-  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
-    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++failures;
-  });
-  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  if (producer == nullptr) return absl::InternalError(error);
-  for (const es::testing::ProbedRecord& r : records) {
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size() + 1);
-    for (const auto& [name, value] : r.headers) {
-      rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
-                          static_cast<ssize_t>(value.size()));
-    }
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
-        RD_KAFKA_V_VALUE(r.value.empty() ? nullptr : const_cast<char*>(r.value.data()),
-                         r.value.size()),
-        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      rd_kafka_headers_destroy(headers);
-      rd_kafka_destroy(producer);
-      return absl::InternalError(rd_kafka_err2str(err));
-    }
-  }
-  rd_kafka_resp_err_t flushed = rd_kafka_flush(producer, 20000);
-  rd_kafka_destroy(producer);
-  if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) return absl::DeadlineExceededError("flush");
-  if (failures.load() != 0) return absl::InternalError("a record was not delivered");
-  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------------------------
