@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "bench/submit_referral/child_server.h"
+#include "bench/common/report.h"
 #include "libs/eventing/proto_time.h"
 #include "referral/v1/service.grpc.pb.h"
 

@@ -3,7 +3,7 @@
 // Client mode (the default) starts each server as a child process of this same binary, drives
 // it, and prints one line per figure to stdout:
 //   figure=NAME value=V unit=U ceiling=C ratio=R
-// Server modes (--serve=bare|referral --port-file=PATH) are only for those child processes.
+// Server modes (--serve=bare|referral --ready-file=PATH) are only for those child processes.
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,7 +23,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "bench/submit_referral/child_server.h"
+#include "bench/common/child_process.h"
+#include "bench/common/report.h"
 #include "bench/submit_referral/disk_sync.h"
 #include "bench/submit_referral/fodselsnummer.h"
 #include "bench/submit_referral/load_client.h"
@@ -49,7 +50,7 @@ Exit status: 0 when every figure was measured, 1 when a call or write failed, 2 
 
 struct Flags {
   std::string serve;
-  std::string port_file;
+  std::string ready_file;
   std::vector<int> callers = {1, 16, 64};
   int callers_per_channel = 0;
   double warmup_seconds = 1;
@@ -82,8 +83,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       return absl::CancelledError(kUsage);
     } else if (name == "--serve") {
       flags.serve = std::string(value);
-    } else if (name == "--port-file") {
-      flags.port_file = std::string(value);
+    } else if (name == "--ready-file") {
+      flags.ready_file = std::string(value);
     } else if (name == "--callers") {
       ok = ok && ParseIntList(value, &flags.callers) && !flags.callers.empty();
     } else if (name == "--callers-per-channel") {
@@ -104,30 +105,31 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
     }
     if (!ok) return absl::InvalidArgumentError(absl::StrCat("bad flag: ", arg, "\n\n", kUsage));
   }
-  if (!flags.serve.empty() && flags.port_file.empty()) {
-    return absl::InvalidArgumentError("--serve needs --port-file");
+  if (!flags.serve.empty() && flags.ready_file.empty()) {
+    return absl::InvalidArgumentError("--serve needs --ready-file");
   }
   return flags;
 }
 
-// Rates print as whole numbers, latencies in ms with microsecond resolution.
-std::string FormatValue(double value, std::string_view unit) {
-  return unit == "ms" ? absl::StrFormat("%.3f", value) : absl::StrFormat("%.0f", value);
-}
+// A server child (serve.h) and the gRPC port it reported when ready.
+struct ChildServer {
+  std::unique_ptr<ChildProcess> process;
+  int port = 0;
 
-void PrintRate(const std::string& name, double ours, double ceiling, std::string_view unit) {
-  std::printf("figure=%s value=%s unit=%s ceiling=%s ratio=%.3f\n", name.c_str(),
-              FormatValue(ours, unit).c_str(), std::string(unit).c_str(),
-              FormatValue(ceiling, unit).c_str(), ceiling > 0 ? ours / ceiling : 0.0);
-  std::fflush(stdout);
-}
-
-void PrintLatency(const std::string& name, double ours_ms, double ceiling_ms) {
-  std::printf("figure=%s value=%s unit=ms ceiling=%s ratio=%.3f\n", name.c_str(),
-              FormatValue(ours_ms, "ms").c_str(), FormatValue(ceiling_ms, "ms").c_str(),
-              ours_ms > 0 ? ceiling_ms / ours_ms : 0.0);
-  std::fflush(stdout);
-}
+  static absl::StatusOr<ChildServer> Start(const std::string& mode,
+                                           const std::string& scratch_dir) {
+    absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+        ChildProcess::Start({absl::StrCat("--serve=", mode)}, scratch_dir, absl::Seconds(60));
+    if (!process.ok()) return process.status();
+    ChildServer server{std::move(*process)};
+    if (!absl::SimpleAtoi(server.process->ready(), &server.port) || server.port <= 0) {
+      return absl::InternalError(
+          absl::StrCat("server --serve=", mode, " reported port '", server.process->ready(), "'"));
+    }
+    return server;
+  }
+  pid_t pid() const { return process->pid(); }
+};
 
 // Server CPU time over the measurement window, to see who saturates the two cores.
 class ServerCpuProbe : public WindowProbe {
@@ -160,7 +162,7 @@ absl::StatusOr<LoadResult> MeasureWindow(const ChildServer& server, const std::s
                                          double& others_seconds) {
   ServerCpuProbe probe(server.pid());
   LoadOptions options;
-  options.target = absl::StrCat("127.0.0.1:", server.port());
+  options.target = absl::StrCat("127.0.0.1:", server.port);
   options.callers = callers;
   options.callers_per_channel = flags.callers_per_channel;
   options.warmup = absl::Seconds(flags.warmup_seconds);
@@ -199,28 +201,26 @@ void ReportServer(const std::string& mode, int callers, const LoadResult& result
 // alternating short windows lets both sides see the same drift.
 absl::Status MeasurePair(int callers, const Flags& flags, const std::string& scratch_dir,
                          FodselsnummerSource& numbers, LoadResult& bare, LoadResult& ours) {
-  absl::StatusOr<std::unique_ptr<ChildServer>> bare_server =
-      ChildServer::Start("bare", scratch_dir, absl::Seconds(60));
+  absl::StatusOr<ChildServer> bare_server = ChildServer::Start("bare", scratch_dir);
   if (!bare_server.ok()) return bare_server.status();
-  absl::StatusOr<std::unique_ptr<ChildServer>> our_server =
-      ChildServer::Start("referral", scratch_dir, absl::Seconds(60));
+  absl::StatusOr<ChildServer> our_server = ChildServer::Start("referral", scratch_dir);
   if (!our_server.ok()) return our_server.status();
   std::vector<LoadResult> bare_windows, our_windows;
   double bare_cpu = 0, bare_others = 0, our_cpu = 0, our_others = 0;
   for (int round = 0; round < flags.rounds; ++round) {
     absl::StatusOr<LoadResult> b =
-        MeasureWindow(**bare_server, "bare", callers, round, flags, numbers, bare_cpu, bare_others);
+        MeasureWindow(*bare_server, "bare", callers, round, flags, numbers, bare_cpu, bare_others);
     if (!b.ok()) return b.status();
-    absl::StatusOr<LoadResult> o = MeasureWindow(**our_server, "referral", callers, round, flags,
-                                                 numbers, our_cpu, our_others);
+    absl::StatusOr<LoadResult> o =
+        MeasureWindow(*our_server, "referral", callers, round, flags, numbers, our_cpu, our_others);
     if (!o.ok()) return o.status();
     std::fprintf(stderr, "#   round %d: bare %.0f, ours %.0f calls/s\n", round + 1,
                  b->calls_per_second, o->calls_per_second);
     bare_windows.push_back(std::move(*b));
     our_windows.push_back(std::move(*o));
   }
-  if (absl::Status stopped = (*bare_server)->Stop(); !stopped.ok()) return stopped;
-  if (absl::Status stopped = (*our_server)->Stop(); !stopped.ok()) return stopped;
+  if (absl::Status stopped = bare_server->process->Stop(); !stopped.ok()) return stopped;
+  if (absl::Status stopped = our_server->process->Stop(); !stopped.ok()) return stopped;
   bare = MergeWindows(bare_windows);
   ours = MergeWindows(our_windows);
   ReportServer("bare", callers, bare, bare_cpu, bare_others);
@@ -309,8 +309,8 @@ int main(int argc, char** argv) {
     std::fputs(std::string(flags.status().message()).c_str(), help ? stdout : stderr);
     return help ? 0 : 2;
   }
-  if (flags->serve == "bare") return bench::ServeBare(flags->port_file);
-  if (flags->serve == "referral") return bench::ServeReferral(flags->port_file);
+  if (flags->serve == "bare") return bench::ServeBare(flags->ready_file);
+  if (flags->serve == "referral") return bench::ServeReferral(flags->ready_file);
   if (!flags->serve.empty()) {
     std::fprintf(stderr, "bad flag: --serve=%s (bare or referral)\n", flags->serve.c_str());
     return 2;

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/common/child_process.h"
 #include "libs/kafka/embedded_broker.h"
 #include "libs/rpc/grpc_server.h"
 #include "referral/v1/service.grpc.pb.h"
@@ -41,30 +42,6 @@ class BareReferralService final : public referral::v1::ReferralService::Callback
   }
 };
 
-// Written to a temporary name and renamed, so the parent never reads a half-written port.
-absl::Status WritePortFile(const std::string& path, int port) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out << port << "\n";
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", temporary));
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error)
-    return absl::InternalError(absl::StrCat("cannot rename to ", path, ": ", error.message()));
-  return absl::OkStatus();
-}
-
-void WaitForStdinClosed() {
-  char buffer[64];
-  while (true) {
-    const ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
-    if (n == 0) return;
-    if (n < 0 && errno != EINTR) return;
-  }
-}
-
 int Fail(const char* what, const absl::Status& status) {
   std::fprintf(stderr, "bench server: %s: %s\n", what, std::string(status.message()).c_str());
   return 1;
@@ -72,13 +49,13 @@ int Fail(const char* what, const absl::Status& status) {
 
 }  // namespace
 
-int ServeBare(const std::string& port_file) {
+int ServeBare(const std::string& ready_file) {
   BareReferralService service;
   absl::StatusOr<std::unique_ptr<es::rpc::GrpcServer>> server = es::rpc::GrpcServer::Start(
       "127.0.0.1:0", {{&service, referral::v1::ReferralService::service_full_name()}});
   if (!server.ok()) return Fail("start bare server", server.status());
   (*server)->SetServing(true);
-  if (absl::Status s = WritePortFile(port_file, (*server)->port()); !s.ok()) {
+  if (absl::Status s = WriteReadyFile(ready_file, absl::StrCat((*server)->port())); !s.ok()) {
     return Fail("port file", s);
   }
   WaitForStdinClosed();
@@ -86,7 +63,7 @@ int ServeBare(const std::string& port_file) {
   return 0;
 }
 
-int ServeReferral(const std::string& port_file) {
+int ServeReferral(const std::string& ready_file) {
   absl::StatusOr<std::unique_ptr<es::kafka::EmbeddedBroker>> broker =
       es::kafka::EmbeddedBroker::Start({.topics = {{kTopic, kTopicPartitions}}});
   if (!broker.ok()) return Fail("start embedded broker", broker.status());
@@ -109,7 +86,8 @@ int ServeReferral(const std::string& port_file) {
         referral::ReferralServer::Start(config);
     if (!server.ok()) {
       exit_code = Fail("start referral server", server.status());
-    } else if (absl::Status s = WritePortFile(port_file, (*server)->port()); !s.ok()) {
+    } else if (absl::Status s = WriteReadyFile(ready_file, absl::StrCat((*server)->port()));
+               !s.ok()) {
       exit_code = Fail("port file", s);
     } else {
       WaitForStdinClosed();
