@@ -5,14 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/common/closed_loop.h"
 #include "bench/common/dataset.h"
 #include "libs/eventing/proto_time.h"
 #include "pathway/v1/service.grpc.pb.h"
@@ -25,35 +23,9 @@ using pathway::v1::PathwayService;
 constexpr int kPageSize = 50;
 constexpr int kWindowDays = 10;
 
-int64_t SteadyNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-struct Run {
-  Run(int callers, int64_t start_ns, int64_t end_ns)
-      : window_start_ns(start_ns), window_end_ns(end_ns), active(callers) {}
-
-  void Fail(std::string message) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (!failed.exchange(true)) first_error = std::move(message);
-    changed.notify_all();
-  }
-  void CallerFinished() {
-    std::lock_guard<std::mutex> lock(mutex);
-    --active;
-    changed.notify_all();
-  }
-
-  const int64_t window_start_ns;
-  const int64_t window_end_ns;
+struct Run : LoadRun {
+  using LoadRun::LoadRun;
   std::atomic<uint64_t> next_query{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;
-  std::condition_variable changed;
-  int active;               // guarded by mutex
-  std::string first_error;  // guarded by mutex
 };
 
 class Caller {
@@ -89,10 +61,10 @@ class Caller {
       run_.Fail(absl::StrCat("GetWorklist for ", request_.unit(), " returned ",
                              response_.entries_size(), " entries, not ", kPageSize,
                              " (is the data set loaded?)"));
-    } else if (done_ns >= run_.window_start_ns && done_ns < run_.window_end_ns) {
+    } else if (run_.InWindow(done_ns)) {
       latencies_ns_.push_back(done_ns - started_ns_);
     }
-    if (run_.failed.load() || done_ns >= run_.window_end_ns) {
+    if (run_.ShouldStop(done_ns)) {
       run_.CallerFinished();
       return;
     }
@@ -108,13 +80,6 @@ class Caller {
   std::vector<int64_t> latencies_ns_;
 };
 
-double PercentileMs(const std::vector<int64_t>& sorted, double fraction) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(fraction * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]) / 1e6;
-}
-
 }  // namespace
 
 absl::StatusOr<WorklistLoadResult> RunWorklistLoad(const WorklistLoadOptions& options,
@@ -128,36 +93,11 @@ absl::StatusOr<WorklistLoadResult> RunWorklistLoad(const WorklistLoadOptions& op
   }
   std::unique_ptr<PathwayService::Stub> stub = PathwayService::NewStub(channel);
 
-  const int64_t start_ns = SteadyNanos() + absl::ToInt64Nanoseconds(options.warmup);
-  const int64_t end_ns = start_ns + absl::ToInt64Nanoseconds(options.measure);
-  Run run(options.callers, start_ns, end_ns);
+  Run run(options.callers, options.warmup, options.measure);
   std::vector<std::unique_ptr<Caller>> callers;
   for (int i = 0; i < options.callers; ++i) callers.push_back(std::make_unique<Caller>(run, *stub));
   for (auto& caller : callers) caller->Issue();
-
-  const auto at = [](int64_t steady_ns) {
-    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(steady_ns));
-  };
-  {
-    std::unique_lock<std::mutex> lock(run.mutex);
-    run.changed.wait_until(lock, at(start_ns), [&] { return run.failed.load(); });
-  }
-  if (probe != nullptr) probe->AtWindowStart();
-  {
-    std::unique_lock<std::mutex> lock(run.mutex);
-    run.changed.wait_until(lock, at(end_ns), [&] { return run.failed.load(); });
-  }
-  if (probe != nullptr) probe->AtWindowEnd();
-  {
-    std::unique_lock<std::mutex> lock(run.mutex);
-    if (!run.changed.wait_until(lock, at(end_ns) + std::chrono::seconds(60),
-                                [&] { return run.active == 0; })) {
-      // Callers still own calls in flight: returning would free memory gRPC still writes to.
-      std::fprintf(stderr, "bench: %d calls still in flight 60 s after the window\n", run.active);
-      std::_Exit(1);
-    }
-    if (run.failed.load()) return absl::InternalError(run.first_error);
-  }
+  if (absl::Status done = run.Await(probe, nullptr); !done.ok()) return done;
 
   std::vector<int64_t> latencies;
   for (const auto& caller : callers) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bench/common/closed_loop.h"
 
 namespace bench {
 
@@ -29,13 +30,6 @@ struct WorklistLoadResult {
   double calls_per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
-};
-
-// Called at the edges of the measurement window (may be null), e.g. to sample CPU use.
-struct WindowProbe {
-  virtual ~WindowProbe() = default;
-  virtual void AtWindowStart() = 0;
-  virtual void AtWindowEnd() = 0;
 };
 
 // kInternal naming the first failed call, or a page without 50 entries; kDeadlineExceeded when

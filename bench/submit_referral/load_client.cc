@@ -6,16 +6,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "bench/common/report.h"
+#include "bench/common/closed_loop.h"
 #include "libs/eventing/proto_time.h"
 #include "referral/v1/service.grpc.pb.h"
 
@@ -24,43 +21,16 @@ namespace {
 
 using referral::v1::ReferralService;
 
-int64_t SteadyNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // State shared by all callers of one run.
-struct Run {
-  Run(const LoadOptions& options, FodselsnummerSource& numbers, int64_t start_ns, int64_t end_ns)
-      : key_prefix(options.key_prefix),
-        numbers(numbers),
-        window_start_ns(start_ns),
-        window_end_ns(end_ns),
-        active(options.callers) {}
-
-  void Fail(std::string message) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (!failed.exchange(true)) first_error = std::move(message);
-    changed.notify_all();
-  }
-  void CallerFinished() {
-    std::lock_guard<std::mutex> lock(mutex);
-    --active;
-    changed.notify_all();
-  }
+struct Run : LoadRun {
+  Run(const LoadOptions& options, FodselsnummerSource& numbers)
+      : LoadRun(options.callers, options.warmup, options.measure),
+        key_prefix(options.key_prefix),
+        numbers(numbers) {}
 
   const std::string key_prefix;
   FodselsnummerSource& numbers;
-  const int64_t window_start_ns;
-  const int64_t window_end_ns;
   std::atomic<uint64_t> next_key{0};
-  std::atomic<bool> failed{false};
-
-  std::mutex mutex;
-  std::condition_variable changed;
-  int active;               // guarded by mutex: callers still issuing calls
-  std::string first_error;  // guarded by mutex
 };
 
 // One logical caller: one call in flight; the completion of one call starts the next. All of a
@@ -105,10 +75,10 @@ class Caller {
       // Every key is new, so a replay means the benchmark measured no write at all.
       run_.Fail(absl::StrCat("SubmitReferral answered replayed=", response_.replayed(),
                              " referral_id='", response_.referral_id(), "' for a new key"));
-    } else if (done_ns >= run_.window_start_ns && done_ns < run_.window_end_ns) {
+    } else if (run_.InWindow(done_ns)) {
       latencies_ns_.push_back(done_ns - started_ns_);
     }
-    if (run_.failed.load() || done_ns >= run_.window_end_ns) {
+    if (run_.ShouldStop(done_ns)) {
       run_.CallerFinished();
       return;
     }
@@ -123,14 +93,6 @@ class Caller {
   int64_t started_ns_ = 0;
   std::vector<int64_t> latencies_ns_;
 };
-
-// Nearest-rank percentile of sorted values, in milliseconds.
-double PercentileMs(const std::vector<int64_t>& sorted, double fraction) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(fraction * static_cast<double>(sorted.size()) + 0.999999);
-  rank = std::clamp<size_t>(rank, 1, sorted.size());
-  return static_cast<double>(sorted[rank - 1]) / 1e6;
-}
 
 }  // namespace
 
@@ -153,41 +115,14 @@ absl::StatusOr<LoadResult> RunSubmitLoad(const LoadOptions& options, Fodselsnumm
     stubs.push_back(ReferralService::NewStub(channel));
   }
 
-  const int64_t start_ns = SteadyNanos() + absl::ToInt64Nanoseconds(options.warmup);
-  const int64_t end_ns = start_ns + absl::ToInt64Nanoseconds(options.measure);
-  Run run(options, numbers, start_ns, end_ns);
+  Run run(options, numbers);
   std::vector<std::unique_ptr<Caller>> callers;
   for (int i = 0; i < options.callers; ++i) {
     callers.push_back(std::make_unique<Caller>(run, *stubs[i / per_channel]));
   }
   for (auto& caller : callers) caller->Issue();
-
-  const auto at = [](int64_t steady_ns) {
-    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(steady_ns));
-  };
   LoadResult result;
-  {
-    std::unique_lock<std::mutex> lock(run.mutex);
-    run.changed.wait_until(lock, at(start_ns), [&] { return run.failed.load(); });
-  }
-  if (probe != nullptr) probe->AtWindowStart();
-  const double cpu_start = ProcessCpuSeconds(getpid());
-  {
-    std::unique_lock<std::mutex> lock(run.mutex);
-    run.changed.wait_until(lock, at(end_ns), [&] { return run.failed.load(); });
-  }
-  if (probe != nullptr) probe->AtWindowEnd();
-  result.client_cpu_seconds = ProcessCpuSeconds(getpid()) - cpu_start;
-  {
-    std::unique_lock<std::mutex> lock(run.mutex);
-    if (!run.changed.wait_until(lock, at(end_ns) + std::chrono::seconds(60),
-                                [&] { return run.active == 0; })) {
-      // Callers still own calls in flight: returning would free memory gRPC still writes to.
-      std::fprintf(stderr, "bench: %d calls still in flight 60 s after the window\n", run.active);
-      std::_Exit(1);
-    }
-    if (run.failed.load()) return absl::InternalError(run.first_error);
-  }
+  if (absl::Status done = run.Await(probe, &result.client_cpu_seconds); !done.ok()) return done;
 
   std::vector<int64_t> latencies;
   for (const auto& caller : callers) {

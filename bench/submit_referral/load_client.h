@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "bench/common/closed_loop.h"
 #include "bench/submit_referral/fodselsnummer.h"
 
 namespace bench {
@@ -37,13 +38,6 @@ struct LoadResult {
 // One result from several windows against the same server: calls and CPU add up, the
 // percentiles are those of all the calls together.
 LoadResult MergeWindows(const std::vector<LoadResult>& windows);
-
-// Hook to sample the server's CPU time at the window's edges (may be empty).
-struct WindowProbe {
-  virtual ~WindowProbe() = default;
-  virtual void AtWindowStart() = 0;
-  virtual void AtWindowEnd() = 0;
-};
 
 // kInternal naming the first failed call (status code and message) if any call fails, replays
 // (a repeated idempotency key) or comes back without a referral id; kDeadlineExceeded when the
