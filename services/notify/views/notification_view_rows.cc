@@ -62,17 +62,7 @@ std::string UnitFeedPrefix(const std::string& unit) {
 
 std::vector<es::storage::ViewWrite> RowsForChange(const v1::Notification& before,
                                                   const v1::Notification& after) {
-  const std::map<std::string, std::string> old_rows = RowsOf(before);
-  const std::map<std::string, std::string> new_rows = RowsOf(after);
-  std::vector<es::storage::ViewWrite> writes;
-  for (const auto& [key, value] : old_rows) {
-    if (!new_rows.count(key)) writes.push_back({key, std::nullopt});
-  }
-  for (const auto& [key, value] : new_rows) {
-    auto it = old_rows.find(key);
-    if (it == old_rows.end() || it->second != value) writes.push_back({key, value});
-  }
-  return writes;
+  return es::storage::RowChanges(RowsOf(before), RowsOf(after));
 }
 
 std::vector<std::pair<std::string, std::string>> FeedRowsForChange(const v1::Notification&,
