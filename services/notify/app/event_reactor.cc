@@ -1,6 +1,7 @@
 #include "services/notify/app/event_reactor.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/projection/decode_event.h"
 
 namespace notify::app {
 namespace {
@@ -69,14 +70,11 @@ absl::StatusOr<es::projection::Projection> EventReactor::Project(
 
 absl::StatusOr<es::projection::Projection> EventReactor::OnPathway(
     const es::projection::ConsumedRecord& record, const es::projection::ViewReader& views) {
-  pathway::v1::PathwayEvent event;
-  if (!event.ParseFromString(record.value)) {
-    return absl::InvalidArgumentError("value: not a pathway.v1.PathwayEvent");
-  }
+  absl::StatusOr<pathway::v1::PathwayEvent> decoded =
+      es::projection::DecodeEvent<pathway::v1::PathwayEvent>(record);
+  if (!decoded.ok()) return decoded.status();
+  const pathway::v1::PathwayEvent& event = *decoded;
   const eventing::v1::EventMetadata& m = event.metadata();
-  if (m.stream_id().empty() || m.stream_version() < 1) {
-    return absl::InvalidArgumentError("metadata: stream_id and stream_version are required");
-  }
   const std::string key = PathwayMirrorKey(m.stream_id());
   pathway::v1::Pathway before = pathway_decider_.Initial();
   absl::StatusOr<std::optional<std::string>> row = views.Get(key);
@@ -106,14 +104,11 @@ absl::StatusOr<es::projection::Projection> EventReactor::OnPathway(
 
 absl::StatusOr<es::projection::Projection> EventReactor::OnReferral(
     const es::projection::ConsumedRecord& record) {
-  referral::v1::ReferralEvent event;
-  if (!event.ParseFromString(record.value)) {
-    return absl::InvalidArgumentError("value: not a referral.v1.ReferralEvent");
-  }
+  absl::StatusOr<referral::v1::ReferralEvent> decoded =
+      es::projection::DecodeEvent<referral::v1::ReferralEvent>(record);
+  if (!decoded.ok()) return decoded.status();
+  const referral::v1::ReferralEvent& event = *decoded;
   const eventing::v1::EventMetadata& m = event.metadata();
-  if (m.stream_id().empty() || m.stream_version() < 1) {
-    return absl::InvalidArgumentError("metadata: stream_id and stream_version are required");
-  }
   if (absl::Status s =
           Issue(domain::OnReferralEvent(event, policy_), m.event_id(), m.correlation_id());
       !s.ok()) {

@@ -9,6 +9,7 @@
 #include "clinical/calendar.h"
 #include "libs/eventing/ids.h"
 #include "libs/eventing/proto_time.h"
+#include "libs/projection/decode_event.h"
 #include "referral/v1/events.pb.h"
 #include "referral/v1/state.pb.h"
 
@@ -59,14 +60,11 @@ absl::Status ReferralPolicy::Run(domain::PathwayCommand command, const std::stri
 
 absl::StatusOr<es::projection::Projection> ReferralPolicy::Project(
     const es::projection::ConsumedRecord& record, const es::projection::ViewReader& views) {
-  referral::v1::ReferralEvent event;
-  if (!event.ParseFromString(record.value)) {
-    return absl::InvalidArgumentError("value: not a referral.v1.ReferralEvent");
-  }
+  absl::StatusOr<referral::v1::ReferralEvent> decoded =
+      es::projection::DecodeEvent<referral::v1::ReferralEvent>(record);
+  if (!decoded.ok()) return decoded.status();
+  const referral::v1::ReferralEvent& event = *decoded;
   const eventing::v1::EventMetadata& m = event.metadata();
-  if (m.stream_id().empty() || m.stream_version() < 1) {
-    return absl::InvalidArgumentError("metadata: stream_id and stream_version are required");
-  }
   es::projection::Projection projection;
   projection.stream_id = m.stream_id();
   projection.version = m.stream_version();
