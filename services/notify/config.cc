@@ -89,11 +89,7 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
 Config Config::ForTest(const std::string& data_dir, const std::string& kafka_bootstrap,
                        const std::string& catalogue_dir) {
   Config c;
-  c.service.grpc_listen = "127.0.0.1:0";
-  c.service.data_dir = data_dir;
-  c.service.kafka_bootstrap = kafka_bootstrap;
-  c.service.pseudonym_secret = "test-secret-0123456789";
-  c.service.drain_timeout_seconds = 5;
+  c.service = pathways::ServiceConfig::ForTest(data_dir, kafka_bootstrap);
   c.catalogue_dirs = {catalogue_dir};
   c.file_channel_path = data_dir + "/outbox.jsonl";
   c.dispatch_interval_ms = 3600 * 1000;  // tests drive the dispatcher themselves

@@ -29,11 +29,7 @@ absl::StatusOr<Config> Config::FromArgs(int argc, const char* const* argv, std::
 
 Config Config::ForTest(const std::string& data_dir, const std::string& kafka_bootstrap) {
   Config c;
-  c.service.grpc_listen = "127.0.0.1:0";
-  c.service.data_dir = data_dir;
-  c.service.kafka_bootstrap = kafka_bootstrap;
-  c.service.pseudonym_secret = "test-secret-0123456789";
-  c.service.drain_timeout_seconds = 5;
+  c.service = pathways::ServiceConfig::ForTest(data_dir, kafka_bootstrap);
   return c;
 }
 

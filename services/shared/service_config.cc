@@ -90,6 +90,17 @@ absl::StatusOr<clinical::Calendar> ServiceConfig::WorkingCalendar() const {
                                         : clinical::NorwegianCalendarSpec(saturday_is_working_day));
 }
 
+ServiceConfig ServiceConfig::ForTest(const std::string& data_dir,
+                                     const std::string& kafka_bootstrap) {
+  ServiceConfig c;
+  c.grpc_listen = "127.0.0.1:0";
+  c.data_dir = data_dir;
+  c.kafka_bootstrap = kafka_bootstrap;
+  c.pseudonym_secret = "test-secret-0123456789";
+  c.drain_timeout_seconds = 5;
+  return c;
+}
+
 absl::StatusOr<ServiceBasics> ServiceConfig::Basics() const {
   es::runtime::LogLevel level;
   if (es::runtime::ParseLogLevel(log_level, &level)) es::runtime::SetMinLogLevel(level);

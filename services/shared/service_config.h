@@ -47,6 +47,9 @@ struct ServiceConfig {
                const std::string& default_listen);
   // After o.Finish(): checks values, naming the option.
   absl::Status Validate() const;
+  // The settings of a service in a test: a free loopback port, `data_dir`, the test's own broker,
+  // a fixed test secret and a short drain.
+  static ServiceConfig ForTest(const std::string& data_dir, const std::string& kafka_bootstrap);
 
   absl::StatusOr<absl::TimeZone> Zone() const;
   absl::StatusOr<clinical::Calendar> WorkingCalendar() const;

@@ -78,5 +78,14 @@ TEST(ServiceConfigBasics, GivenShortPseudonymSecret_ThenInvalidArgumentNamingThe
       << basics.status();
 }
 
+TEST(ServiceConfigForTest, GivenDirAndBroker_ThenAFreePortTheirValuesAndUsableBasics) {
+  ServiceConfig config = ServiceConfig::ForTest("/tmp/some-dir", "127.0.0.1:12345");
+  EXPECT_EQ(config.grpc_listen, "127.0.0.1:0");
+  EXPECT_EQ(config.data_dir, "/tmp/some-dir");
+  EXPECT_EQ(config.kafka_bootstrap, "127.0.0.1:12345");
+  EXPECT_TRUE(config.Validate().ok()) << config.Validate();
+  EXPECT_TRUE(config.Basics().ok()) << config.Basics().status();
+}
+
 }  // namespace
 }  // namespace pathways
