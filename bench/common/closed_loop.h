@@ -8,12 +8,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "bench/common/report.h"
 
 namespace bench {
 
@@ -22,6 +24,19 @@ struct WindowProbe {
   virtual ~WindowProbe() = default;
   virtual void AtWindowStart() = 0;
   virtual void AtWindowEnd() = 0;
+};
+
+// A probe that measures the CPU of this process, of `server` and of everyone else over the window.
+class CpuProbe : public WindowProbe {
+ public:
+  explicit CpuProbe(pid_t server) : server_(server) {}
+  void AtWindowStart() override { window_ = std::make_unique<CpuWindow>(server_); }
+  void AtWindowEnd() override { window_->Stop(); }
+  const CpuWindow& window() const { return *window_; }  // after the window
+
+ private:
+  pid_t server_;
+  std::unique_ptr<CpuWindow> window_;
 };
 
 // Monotonic clock in nanoseconds, for call latencies and the window's edges.

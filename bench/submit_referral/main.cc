@@ -131,36 +131,14 @@ struct ChildServer {
   pid_t pid() const { return process->pid(); }
 };
 
-// Server CPU time over the measurement window, to see who saturates the two cores.
-class ServerCpuProbe : public WindowProbe {
- public:
-  explicit ServerCpuProbe(pid_t pid) : pid_(pid) {}
-  void AtWindowStart() override {
-    start_ = ProcessCpuSeconds(pid_);
-    machine_start_ = MachineBusySeconds();
-  }
-  void AtWindowEnd() override {
-    seconds_ = ProcessCpuSeconds(pid_) - start_;
-    machine_seconds_ = MachineBusySeconds() - machine_start_;
-  }
-  double seconds() const { return seconds_; }
-  double machine_seconds() const { return machine_seconds_; }
-
- private:
-  pid_t pid_;
-  double start_ = 0;
-  double seconds_ = 0;
-  double machine_start_ = 0;
-  double machine_seconds_ = 0;
-};
-
 // One measurement window against a running server; `cpu_seconds` gets the server's CPU time
 // and `others_seconds` what the rest of the machine used during the window.
 absl::StatusOr<LoadResult> MeasureWindow(const ChildServer& server, const std::string& mode,
                                          int callers, int round, const Flags& flags,
                                          FodselsnummerSource& numbers, double& cpu_seconds,
                                          double& others_seconds) {
-  ServerCpuProbe probe(server.pid());
+  // Server CPU over the window, to see who saturates the two cores.
+  CpuProbe probe(server.pid());
   LoadOptions options;
   options.target = absl::StrCat("127.0.0.1:", server.port);
   options.callers = callers;
@@ -170,11 +148,10 @@ absl::StatusOr<LoadResult> MeasureWindow(const ChildServer& server, const std::s
   options.key_prefix = absl::StrCat("bench-", getpid(), "-", mode, "-", callers, "-", round, "-");
   absl::StatusOr<LoadResult> result = RunSubmitLoad(options, numbers, &probe);
   if (!result.ok()) return result.status();
-  cpu_seconds += probe.seconds();
+  cpu_seconds += probe.window().other_cpu();
   // /proc/stat counts in clock ticks while per-process times are exact, so "others" is only good
   // to a few percent and can come out slightly negative: counted as 0 then.
-  others_seconds +=
-      std::max(0.0, probe.machine_seconds() - result->client_cpu_seconds - probe.seconds());
+  others_seconds += std::max(0.0, probe.window().rest_cpu());
   return result;
 }
 

@@ -1,13 +1,11 @@
 #include "bench/submit_referral/serve.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include "absl/status/status.h"

@@ -41,18 +41,6 @@ Prints `figure=NAME value=V unit=U ceiling=C ratio=R` lines to stdout, notes to 
 The data set is cached under $BENCH_DATA_DIR (default <build dir>/data); see bench/README.md.
 )";
 
-class CpuProbe : public WindowProbe {
- public:
-  explicit CpuProbe(pid_t server) : server_(server) {}
-  void AtWindowStart() override { window_ = std::make_unique<CpuWindow>(server_); }
-  void AtWindowEnd() override { window_->Stop(); }
-  const CpuWindow& window() const { return *window_; }
-
- private:
-  pid_t server_;
-  std::unique_ptr<CpuWindow> window_;
-};
-
 absl::StatusOr<WorklistLoadResult> Measure(const char* what, const ChildProcess& server,
                                            int callers, double warmup, double seconds) {
   CpuProbe probe(server.pid());
